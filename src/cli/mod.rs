@@ -1,0 +1,76 @@
+//! The headless subcommands. Each one prints what it found and returns the exit
+//! status; nothing here draws a screen.
+
+pub mod args;
+mod list;
+mod show;
+mod validate;
+
+use std::process::ExitCode;
+
+pub use args::{Cli, Command};
+
+use crate::catalog::{Catalog, CatalogError};
+
+/// Exit statuses shared by every subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Done, or the experiment's expectation held.
+    Pass = 0,
+    /// The experiment ran and its expectation did not hold.
+    VerdictFailed = 1,
+    /// Bad usage or bad input.
+    InputError = 2,
+    /// A teardown left something behind.
+    TeardownFailed = 3,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// Runs one headless subcommand.
+pub fn run(cli: Cli) -> Status {
+    match cli.command {
+        Command::List(args) => with_catalog(&cli.catalog_dirs, |c| list::run(c, &args)),
+        Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
+        Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),
+    }
+}
+
+fn with_catalog(dirs: &[std::path::PathBuf], f: impl FnOnce(&Catalog) -> Status) -> Status {
+    match Catalog::load(dirs) {
+        Ok(catalog) => f(&catalog),
+        Err(e) => {
+            print_catalog_error(&e);
+            Status::InputError
+        }
+    }
+}
+
+fn print_catalog_error(error: &CatalogError) {
+    for issue in &error.issues {
+        eprintln!("{issue}");
+    }
+    eprintln!(
+        "the catalog has {} problem{}; `chaosdeck validate` checks it",
+        error.issues.len(),
+        if error.issues.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// Prints `value` as pretty JSON; a failure to serialize is reported, not hidden.
+fn print_json(value: &impl serde::Serialize) -> Status {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Status::Pass
+        }
+        Err(e) => {
+            eprintln!("cannot write JSON: {e}");
+            Status::InputError
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! `targets.yaml`: named targets, probes, policy and theme choice. Filled by the
+//! engine issue; nothing here yet.

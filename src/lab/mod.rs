@@ -1,0 +1,15 @@
+//! The embedded demo environment, and the throwaway parts it is built from: a
+//! PostgreSQL cluster started from the system's server binaries and a small Docker
+//! image built offline. Integration tests use the same parts.
+
+pub mod busybox_image;
+pub mod error;
+pub mod pg_cluster;
+mod pg_host;
+
+pub use busybox_image::{
+    docker_connect, docker_host, ensure_busybox_image, BUSYBOX_IMAGE_REPO, BUSYBOX_PATH,
+};
+pub use error::{Component, LabError};
+pub use pg_cluster::{PgCluster, PgClusterOptions};
+pub use pg_host::PG_BIN_ENV;

@@ -1,0 +1,1 @@
+//! Probes and samplers. Filled by the engine issue; nothing here yet.

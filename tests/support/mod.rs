@@ -1,0 +1,203 @@
+//! Shared helpers for the integration tests: real PostgreSQL clusters and real Docker
+//! containers, cleaned up by guards.
+//!
+//! A missing component fails the test with a message saying how to install it, unless
+//! `CHAOSDECK_ALLOW_MISSING` names it (comma-separated: `postgres`, `docker`, `busybox`);
+//! then the helper prints `SKIPPED: <reason>` and returns `None`. CI never sets it.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};
+use bollard::models::HostConfig;
+use bollard::network::{CreateNetworkOptions, DisconnectNetworkOptions};
+use bollard::Docker;
+use chaosdeck::lab::{self, Component, LabError, PgCluster, PgClusterOptions};
+
+/// Prefix of every container and network the tests create.
+pub const NAME_PREFIX: &str = "chaosdeck-test-";
+
+/// A unique name for a test container or network.
+pub fn unique_name(what: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{NAME_PREFIX}{what}-{}-{n}", std::process::id())
+}
+
+/// Turns a lab error into a skip (when allowed) or a failing test.
+fn missing_or_fail<T>(result: Result<T, LabError>) -> Option<T> {
+    let err = match result {
+        Ok(value) => return Some(value),
+        Err(err) => err,
+    };
+    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
+    let allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
+    let skip = match err.missing_component() {
+        Some(Component::Busybox) => allowed.contains(&"busybox") || allowed.contains(&"docker"),
+        Some(component) => allowed.contains(&component.name()),
+        None => false,
+    };
+    if skip {
+        eprintln!("SKIPPED: {err}");
+        return None;
+    }
+    panic!("{err}");
+}
+
+/// A throwaway cluster with the default options.
+pub fn pg_cluster() -> Option<PgCluster> {
+    pg_cluster_with(PgClusterOptions::default())
+}
+
+/// A throwaway cluster with `opts`.
+pub fn pg_cluster_with(opts: PgClusterOptions) -> Option<PgCluster> {
+    missing_or_fail(PgCluster::start(opts))
+}
+
+/// A client of the local Docker engine.
+pub async fn docker() -> Option<Docker> {
+    missing_or_fail(lab::docker_connect().await)
+}
+
+/// The tag of the busybox lab image, built if needed.
+pub async fn busybox_image(docker: &Docker) -> Option<String> {
+    missing_or_fail(lab::ensure_busybox_image(docker).await)
+}
+
+/// Runs `f` with a fresh Docker client on its own thread and runtime, so it works from
+/// `Drop` even inside another runtime.
+fn on_fresh_runtime<F, Fut>(f: F)
+where
+    F: FnOnce(Docker) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let worker = std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => return eprintln!("cleanup: cannot build a runtime: {e}"),
+        };
+        runtime.block_on(async move {
+            match lab::docker_connect().await {
+                Ok(docker) => f(docker).await,
+                Err(e) => eprintln!("cleanup: {e}"),
+            }
+        });
+    });
+    if worker.join().is_err() {
+        eprintln!("cleanup thread panicked");
+    }
+}
+
+/// A started busybox container, removed (forced) when dropped.
+pub struct ContainerGuard {
+    pub name: String,
+    pub id: String,
+}
+
+impl ContainerGuard {
+    /// Creates and starts a container of `image` running `cmd` (the image's idle loop when
+    /// `None`) with `host_config`.
+    pub async fn start(
+        docker: &Docker,
+        image: &str,
+        cmd: Option<Vec<&str>>,
+        host_config: Option<HostConfig>,
+    ) -> ContainerGuard {
+        let name = unique_name("ctr");
+        let config = Config {
+            image: Some(image.to_string()),
+            cmd: cmd.map(|c| c.into_iter().map(str::to_string).collect()),
+            host_config,
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: name.clone(),
+            platform: None,
+        };
+        let created = docker
+            .create_container(Some(options), config)
+            .await
+            .unwrap_or_else(|e| panic!("creating container {name}: {e}"));
+        let guard = ContainerGuard {
+            name,
+            id: created.id,
+        };
+        docker
+            .start_container::<String>(&guard.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("starting container {}: {e}", guard.name));
+        guard
+    }
+}
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let id = self.id.clone();
+        let name = self.name.clone();
+        on_fresh_runtime(move |docker| async move {
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            if let Err(e) = docker.remove_container(&id, Some(options)).await {
+                eprintln!("cleanup: removing container {name}: {e}");
+            }
+        });
+    }
+}
+
+/// A Docker bridge network, removed when dropped.
+pub struct NetworkGuard {
+    pub name: String,
+    pub id: String,
+}
+
+impl NetworkGuard {
+    pub async fn create(docker: &Docker) -> NetworkGuard {
+        let name = unique_name("net");
+        let options = CreateNetworkOptions {
+            name: name.clone(),
+            driver: "bridge".to_string(),
+            check_duplicate: true,
+            ..Default::default()
+        };
+        let created = docker
+            .create_network(options)
+            .await
+            .unwrap_or_else(|e| panic!("creating network {name}: {e}"));
+        NetworkGuard {
+            name,
+            id: created.id,
+        }
+    }
+}
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        on_fresh_runtime(move |docker| async move {
+            // Containers still attached keep a network alive; detach them first.
+            let inspected = docker.inspect_network::<String>(&name, None).await;
+            let attached = inspected
+                .ok()
+                .and_then(|n| n.containers)
+                .unwrap_or_default();
+            for container in attached.into_keys() {
+                let options = DisconnectNetworkOptions {
+                    container,
+                    force: true,
+                };
+                if let Err(e) = docker.disconnect_network(&name, options).await {
+                    eprintln!("cleanup: detaching from network {name}: {e}");
+                }
+            }
+            if let Err(e) = docker.remove_network(&name).await {
+                eprintln!("cleanup: removing network {name}: {e}");
+            }
+        });
+    }
+}
