@@ -1,0 +1,1 @@
+//! Docker faults through bollard: kill, stop, pause, restart, network disconnect, memory limit, CPU throttle.

@@ -1,0 +1,1 @@
+//! Host stressors, run as child processes of chaosdeck that die with it.

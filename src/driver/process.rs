@@ -1,0 +1,1 @@
+//! Process faults: signals and freeze, by pid, name or listening port.

@@ -1,0 +1,1 @@
+//! The fault proxy: a TCP proxy whose faults change while connections are open.
