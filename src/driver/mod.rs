@@ -13,6 +13,7 @@ pub mod docker;
 pub mod error;
 pub mod hold;
 pub mod host;
+pub mod postgres;
 pub mod process;
 pub mod proxy;
 
@@ -59,4 +60,14 @@ pub struct Plan<U> {
     pub undo: U,
     /// "hold 97 of 100 connections", "pause container shop-db".
     pub blast_radius: String,
+}
+
+impl<U> Plan<U> {
+    /// The same plan with its undo data wrapped (e.g. into a driver-wide enum).
+    pub fn map<V>(self, f: impl FnOnce(U) -> V) -> Plan<V> {
+        Plan {
+            undo: f(self.undo),
+            blast_radius: self.blast_radius,
+        }
+    }
 }

@@ -1,2 +1,4 @@
 //! The run: a pure state machine, the runner that carries its effects out, timings,
-//! guards, TTLs and the journal. Filled by the engine issue; nothing here yet.
+//! guards, TTLs and the journal.
+
+pub mod journal;

@@ -1,0 +1,260 @@
+//! Connecting to a PostgreSQL target: libpq strings and `postgres://` URLs, the
+//! `application_name` tag on every session chaosdeck opens, server-side failsafe
+//! timeouts, and target names with the password masked.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::driver::DriverError;
+
+/// How chaosdeck reaches one PostgreSQL server.
+#[derive(Debug, Clone)]
+pub struct PgConnSpec {
+    config: Config,
+    /// The connection string as given, with the password masked.
+    masked: String,
+}
+
+impl PgConnSpec {
+    /// Parses a libpq key/value string (`host=… port=… password=…`) or a URL
+    /// (`postgres://user:pass@host:port/db`).
+    pub fn parse(text: &str) -> Result<PgConnSpec, DriverError> {
+        let masked = mask_password(text);
+        let config = Config::from_str(text).map_err(|e| {
+            DriverError::Input(format!(
+                "invalid connection string \"{masked}\": {e}; expected \
+                 \"host=localhost port=5432 dbname=app user=postgres password=…\" \
+                 or postgres://user:password@host:port/dbname"
+            ))
+        })?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(DriverError::Input(format!(
+                "\"{masked}\": sslmode=require is not supported yet; use sslmode=prefer or disable"
+            )));
+        }
+        Ok(PgConnSpec { config, masked })
+    }
+
+    /// The connection string for people: password replaced by `***`.
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// The role chaosdeck connects as.
+    pub fn user(&self) -> &str {
+        self.config.get_user().unwrap_or("postgres")
+    }
+
+    pub fn dbname(&self) -> Option<&str> {
+        self.config.get_dbname()
+    }
+
+    /// The same server, another database (for renaming the target database).
+    pub fn with_dbname(&self, dbname: &str) -> PgConnSpec {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        PgConnSpec {
+            config,
+            masked: format!("{} (database {dbname})", self.masked),
+        }
+    }
+
+    /// The same server, another role and password (for checking a login).
+    pub fn with_login(&self, user: &str, password: &str) -> PgConnSpec {
+        let mut config = self.config.clone();
+        config.user(user).password(password);
+        PgConnSpec {
+            config,
+            masked: format!("{} (as {user})", self.masked),
+        }
+    }
+
+    /// Opens a session tagged `application_name` whose statements, idle
+    /// transactions and lock waits end on the server after `failsafe` even if
+    /// chaosdeck dies.
+    pub async fn connect(
+        &self,
+        application_name: &str,
+        failsafe: Duration,
+    ) -> Result<Client, DriverError> {
+        let mut config = self.config.clone();
+        let ms = failsafe.as_millis().max(1);
+        config
+            .application_name(application_name)
+            .connect_timeout(Duration::from_secs(5))
+            .options(format!(
+                "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} -c lock_timeout={ms}"
+            ));
+        self.open(config).await
+    }
+
+    /// Opens a session with no failsafe timeouts, for the console's own monitoring
+    /// and for undo steps that must not be cut short.
+    pub async fn connect_plain(&self, application_name: &str) -> Result<Client, DriverError> {
+        let mut config = self.config.clone();
+        config
+            .application_name(application_name)
+            .connect_timeout(Duration::from_secs(5));
+        self.open(config).await
+    }
+
+    async fn open(&self, config: Config) -> Result<Client, DriverError> {
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| DriverError::unreachable(&self.masked, describe(&e)))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres session ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+}
+
+/// A PostgreSQL error in one line, with its SQLSTATE when the server sent one.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    text
+}
+
+/// The SQLSTATE of an error, if the server sent one.
+pub fn sqlstate(error: &tokio_postgres::Error) -> Option<&str> {
+    error.as_db_error().map(|db| db.code().code())
+}
+
+/// Replaces the password in a libpq string or URL with `***`.
+pub fn mask_password(text: &str) -> String {
+    let trimmed = text.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        return mask_url(trimmed);
+    }
+    mask_key_values(trimmed)
+}
+
+fn mask_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+fn mask_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = find_password_key(rest) {
+        out.push_str(&rest[..at]);
+        let after_key = &rest[at..];
+        let eq = after_key.find('=').map_or(after_key.len(), |i| i + 1);
+        out.push_str(&after_key[..eq]);
+        let value = &after_key[eq..];
+        let spaces = value.len() - value.trim_start().len();
+        out.push_str(&value[..spaces]);
+        let value = &value[spaces..];
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            let mut escaped = false;
+            let mut close = quoted.len();
+            for (i, c) in quoted.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        close = i;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            (1 + close + 1).min(value.len())
+        } else {
+            value.find(char::is_whitespace).unwrap_or(value.len())
+        };
+        out.push_str("***");
+        rest = &value[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Byte offset of a `password` key (followed by optional spaces and `=`).
+fn find_password_key(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = text[from..].find("password") {
+        let at = from + i;
+        let before_ok = at == 0 || text[..at].ends_with(char::is_whitespace);
+        let after = text[at + "password".len()..].trim_start();
+        if before_ok && after.starts_with('=') {
+            return Some(at);
+        }
+        from = at + "password".len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_in_every_spelling() {
+        let cases = [
+            (
+                "host=localhost port=15432 dbname=testdb user=postgres password=testpass",
+                "host=localhost port=15432 dbname=testdb user=postgres password=***",
+            ),
+            ("password = 'a b\\' c' host=x", "password = *** host=x"),
+            ("host=x password=", "host=x password=***"),
+            (
+                "postgres://app:s3cret@db:5432/shop",
+                "postgres://app:***@db:5432/shop",
+            ),
+            (
+                "postgresql://db/shop?user=app&password=s3cret&sslmode=disable",
+                "postgresql://db/shop?user=app&password=***&sslmode=disable",
+            ),
+            ("postgres://app@db/shop", "postgres://app@db/shop"),
+        ];
+        for (given, masked) in cases {
+            assert_eq!(mask_password(given), masked, "{given}");
+        }
+    }
+
+    #[test]
+    fn bad_strings_name_the_masked_input() {
+        let err = PgConnSpec::parse("host=x password=hunter2 bogus").unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("password=***"), "{text}");
+    }
+}
