@@ -48,9 +48,11 @@ impl FaultSpec {
                     ),
                 });
             }
+            // A parameter's type is its default's: a text default keeps `0` as text.
+            let as_text = matches!(self.params[name].default, Value::String(_));
             let value = serde_yaml::from_str::<Value>(text)
                 .ok()
-                .filter(|v| !matches!(v, Value::Mapping(_) | Value::Sequence(_)))
+                .filter(|v| !as_text && !matches!(v, Value::Mapping(_) | Value::Sequence(_)))
                 .unwrap_or_else(|| Value::String(text.clone()));
             values.insert(name.clone(), value);
         }

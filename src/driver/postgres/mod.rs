@@ -144,7 +144,7 @@ pub async fn apply(
     undo: &PgUndo,
 ) -> Result<Hold, DriverError> {
     match undo {
-        PgUndo::EndSessions { .. } => sessions::apply(action, target, run).await,
+        PgUndo::EndSessions { .. } => sessions::apply(action, target, run, undo).await,
         PgUndo::Locks(u) => locks::apply(action, target, run, u).await,
         PgUndo::Bloat(u) => bloat::apply(action, target, run, u).await,
         PgUndo::Setting(u) => settings::apply(action, target, run, u).await,

@@ -86,13 +86,58 @@ pub(super) async fn plan(
             )))
         }
     };
+    let table = match action {
+        Action::PgIdleInTransaction(a) => a.table.as_deref(),
+        Action::PgLongQuery(a) => a.table.as_deref(),
+        _ => None,
+    };
+    let mut drop_tables = Vec::new();
+    let mut blast_radius = blast_radius;
+    if let Some(table) = table {
+        if !table_exists(&admin, target, table).await? {
+            drop_tables.push(table.to_string());
+            blast_radius.push_str(&format!(" (creates table {table}, dropped at teardown)"));
+        }
+    }
     Ok(Plan {
         undo: PgUndo::EndSessions {
             application_name: run.tag.clone(),
-            drop_tables: Vec::new(),
+            drop_tables,
         },
         blast_radius,
     })
+}
+
+async fn table_exists(
+    client: &Client,
+    target: &PgTarget,
+    table: &str,
+) -> Result<bool, DriverError> {
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| DriverError::failed(target.conn.masked(), describe(&e)))
+}
+
+/// Creates a one-row table chaosdeck owns, when the plan said it is missing.
+async fn create_owned_tables(target: &PgTarget, undo: &PgUndo) -> Result<(), DriverError> {
+    let PgUndo::EndSessions { drop_tables, .. } = undo else {
+        return Ok(());
+    };
+    if drop_tables.is_empty() {
+        return Ok(());
+    }
+    let admin = admin_session(target, "apply").await?;
+    for table in drop_tables {
+        run_sql(
+            &admin,
+            target,
+            &format!("CREATE TABLE IF NOT EXISTS {table} (id int PRIMARY KEY, note text); INSERT INTO {table} VALUES (1, 'chaosdeck') ON CONFLICT DO NOTHING"),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) async fn apply(
