@@ -97,7 +97,7 @@ pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Result<Vec<LoadedFault>, Catalo
         issue(
             position,
             String::new(),
-            format!("not valid YAML: {}", humanize_serde_message(&e.to_string())),
+            syntax_message(&e.to_string(), position),
         )
     })?;
     let serde_yaml::Value::Sequence(items) = raw else {
@@ -113,11 +113,12 @@ pub fn parse_bytes(file: &Path, bytes: &[u8]) -> Result<Vec<LoadedFault>, Catalo
     let deserializer = serde_yaml::Deserializer::from_str(text);
     let specs: Vec<FaultSpec> = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let position = e.inner().location().map(|l| (l.line(), l.column()));
-        issue(
-            position,
-            e.path().to_string(),
-            humanize_serde_message(&e.inner().to_string()),
-        )
+        let path = name_entry(&e.path().to_string(), &items);
+        let mut message = humanize_serde_message(&e.inner().to_string());
+        if is_action_path(&path) {
+            message = message.replacen("unknown value", "unknown action", 1);
+        }
+        issue(position, path, message)
     })?;
     let lines: Vec<&str> = text.lines().collect();
     let starts = entry_lines(&lines);
@@ -175,4 +176,44 @@ fn describe(value: &serde_yaml::Value) -> &'static str {
         serde_yaml::Value::Mapping(_) => "a mapping",
         serde_yaml::Value::Tagged(_) => "a tagged value",
     }
+}
+
+/// A YAML syntax error in words: the position already reported is not repeated,
+/// other positions (where a quoted string started) are kept.
+fn syntax_message(message: &str, position: Option<(usize, usize)>) -> String {
+    let mut text = message.to_string();
+    if let Some((line, column)) = position {
+        text = text.replacen(&format!(" at line {line} column {column}"), "", 1);
+    }
+    if text.contains("repetition limit exceeded") {
+        return "not valid YAML: aliases expand past the repetition limit (an alias bomb?); \
+                write the values out instead of repeating aliases"
+            .to_string();
+    }
+    format!("not valid YAML: {}", text.replace('`', "\""))
+}
+
+/// `[3].actions[0]` → `[db-max-connections].actions[0]` when entry 3 has an id.
+fn name_entry(path: &str, items: &[serde_yaml::Value]) -> String {
+    let Some(rest) = path.strip_prefix('[') else {
+        return path.to_string();
+    };
+    let Some((index, tail)) = rest.split_once(']') else {
+        return path.to_string();
+    };
+    let id = index
+        .parse::<usize>()
+        .ok()
+        .and_then(|i| items.get(i))
+        .and_then(|item| item.get("id"))
+        .and_then(|id| id.as_str());
+    match id {
+        Some(id) => format!("[{id}]{tail}"),
+        None => path.to_string(),
+    }
+}
+
+fn is_action_path(path: &str) -> bool {
+    path.rsplit_once(".actions[")
+        .is_some_and(|(_, tail)| tail.ends_with(']') && !tail.contains('.'))
 }

@@ -144,7 +144,9 @@ pub(super) async fn apply(
     action: &Action,
     target: &PgTarget,
     run: &PgRun,
+    undo: &PgUndo,
 ) -> Result<Hold, DriverError> {
+    create_owned_tables(target, undo).await?;
     let mut hold = Hold::new();
     let token = hold.token();
     match action {
