@@ -9,6 +9,7 @@
 //!    `verify`, which re-checks reality and says [`Verification::Verified`] or
 //!    [`Verification::Residual`] with what is still wrong.
 
+pub mod command;
 pub mod docker;
 pub mod error;
 pub mod hold;
