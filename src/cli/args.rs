@@ -14,6 +14,10 @@ pub struct Cli {
     #[arg(long = "catalog", value_name = "DIR", global = true)]
     pub catalog_dirs: Vec<PathBuf>,
 
+    /// Where the journal lives (default $XDG_STATE_HOME/chaosdeck).
+    #[arg(long = "state-dir", value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,6 +30,16 @@ pub enum Command {
     Show(ShowArgs),
     /// Check catalog files; with no path, the built-in catalog and --catalog folders.
     Validate(ValidateArgs),
+    /// Inject a fault and leave it on (a holder process keeps it until teardown or its TTL).
+    Inject(InjectArgs),
+    /// Undo faults the journal says are on, and verify the undo.
+    Teardown(TeardownArgs),
+    /// The process that holds an injected fault; `inject` starts it itself.
+    #[command(name = "__hold", hide = true)]
+    Hold(HoldArgs),
+    /// A host stressor child process; chaosdeck starts it itself.
+    #[command(name = "__stress", hide = true)]
+    Stress(crate::driver::host::StressArgs),
 }
 
 #[derive(Debug, Args)]
@@ -62,4 +76,105 @@ pub struct ValidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The targets of a one-off injection, as people who inject faults by hand type them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// A PostgreSQL server: a libpq string ("host=… port=… dbname=… user=… password=…") or a postgres:// URL.
+    #[arg(
+        long,
+        value_name = "CONN",
+        env = "CHAOSDECK_CONN",
+        hide_env_values = true
+    )]
+    pub conn: Option<String>,
+    /// The data directory of a local PostgreSQL server chaosdeck may stop and start.
+    #[arg(long = "pg-data-dir", value_name = "DIR")]
+    pub pg_data_dir: Option<PathBuf>,
+    /// A Docker container, by name or id.
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    /// A local process, by name.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["pid", "listening_port"])]
+    pub process: Option<String>,
+    /// A local process, by pid.
+    #[arg(long, value_name = "N", conflicts_with = "listening_port")]
+    pub pid: Option<u32>,
+    /// A local process, by the TCP port it listens on.
+    #[arg(long = "listening-port", value_name = "PORT")]
+    pub listening_port: Option<u16>,
+    /// The fault proxy: listen here and forward to there (LISTEN=UPSTREAM).
+    #[arg(long, value_name = "LISTEN=UPSTREAM")]
+    pub proxy: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InjectArgs {
+    /// The fault id, such as db-max-connections.
+    #[arg(value_name = "ID", required_unless_present = "id")]
+    pub fault: Option<String>,
+    /// The fault id, for those who type it as a flag.
+    #[arg(long, conflicts_with = "fault")]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Set a parameter of the fault (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Approve faults up to high severity without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// With --yes, approve critical faults too.
+    #[arg(long = "allow-critical")]
+    pub allow_critical: bool,
+    /// Refuse faults above this severity.
+    #[arg(long = "max-severity", value_name = "SEVERITY")]
+    pub max_severity: Option<Severity>,
+    /// Tear the fault down after this long instead of the catalog's TTL.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<crate::catalog::duration::HumanDuration>,
+    /// Show the blast radius with real numbers and inject nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Print the responder prompt with the connection string verbatim (password included).
+    #[arg(long = "reveal-secrets")]
+    pub reveal_secrets: bool,
+}
+
+impl InjectArgs {
+    pub fn fault_id(&self) -> Option<&str> {
+        self.fault.as_deref().or(self.id.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TeardownArgs {
+    /// Tear down this fault (every run of it the journal says is on).
+    #[arg(value_name = "ID", conflicts_with_all = ["all", "dangling"])]
+    pub fault: Option<String>,
+    /// The fault id, for those who type it as a flag.
+    #[arg(long, conflicts_with_all = ["fault", "all", "dangling"])]
+    pub id: Option<String>,
+    /// Tear down every fault that is on.
+    #[arg(long)]
+    pub all: bool,
+    /// Tear down everything the journal says was injected and not verified undone,
+    /// including faults whose holder died.
+    #[arg(long)]
+    pub dangling: bool,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HoldArgs {
+    #[command(flatten)]
+    pub inject: InjectArgs,
+    /// The run id chosen by `inject`.
+    #[arg(long)]
+    pub run: String,
 }

@@ -2,8 +2,12 @@
 //! status; nothing here draws a screen.
 
 pub mod args;
+mod hold;
+mod inject;
 mod list;
 mod show;
+mod targets;
+mod teardown;
 mod validate;
 
 use std::process::ExitCode;
@@ -37,6 +41,13 @@ pub fn run(cli: Cli) -> Status {
         Command::List(args) => with_catalog(&cli.catalog_dirs, |c| list::run(c, &args)),
         Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
         Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),
+        Command::Inject(args) => inject::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Teardown(args) => teardown::run(cli.state_dir.as_ref(), &args),
+        Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Stress(args) => match crate::driver::host::run_stressor(args) {
+            code if code == ExitCode::SUCCESS => Status::Pass,
+            _ => Status::VerdictFailed,
+        },
     }
 }
 

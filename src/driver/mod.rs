@@ -10,6 +10,7 @@
 //!    [`Verification::Residual`] with what is still wrong.
 
 pub mod command;
+pub mod dispatch;
 pub mod docker;
 pub mod error;
 pub mod hold;
@@ -17,6 +18,7 @@ pub mod host;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod targets;
 
 pub use error::DriverError;
 pub use hold::Hold;

@@ -47,8 +47,12 @@ pub enum Event {
         undo: serde_json::Value,
         blast_radius: String,
     },
-    /// The action's side effect is in place.
-    Applied,
+    /// The action's side effect is in place; `undo` replaces the intent's undo
+    /// data when applying learned more (a child's pid).
+    Applied {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        undo: Option<serde_json::Value>,
+    },
     /// The side effect failed; what it may have done is undone next.
     ApplyFailed { error: String },
     /// This process keeps the run's session-bound effects alive.
@@ -265,7 +269,7 @@ mod tests {
             .append("r1", "container-pause", 0, intent())
             .unwrap();
         journal
-            .append("r1", "container-pause", 0, Event::Applied)
+            .append("r1", "container-pause", 0, Event::Applied { undo: None })
             .unwrap();
         journal
             .append("r2", "container-pause", 0, intent())
@@ -296,7 +300,10 @@ mod tests {
         let dangling = journal.dangling().unwrap();
         let runs: Vec<&str> = dangling.iter().map(|d| d.intent.run.as_str()).collect();
         assert_eq!(runs, vec!["r1", "r3"]);
-        assert_eq!(dangling[0].last.as_ref().unwrap().event, Event::Applied);
+        assert_eq!(
+            dangling[0].last.as_ref().unwrap().event,
+            Event::Applied { undo: None }
+        );
     }
 
     #[test]

@@ -42,6 +42,34 @@ impl PgConnSpec {
         &self.masked
     }
 
+    /// The connection string with no password at all, for the journal.
+    pub fn without_password(&self) -> String {
+        let mut parts = Vec::new();
+        for host in self.config.get_hosts() {
+            if let tokio_postgres::config::Host::Tcp(h) = host {
+                parts.push(format!("host={}", quote_value(h)));
+            }
+        }
+        if let Some(port) = self.config.get_ports().first() {
+            parts.push(format!("port={port}"));
+        }
+        if let Some(db) = self.config.get_dbname() {
+            parts.push(format!("dbname={}", quote_value(db)));
+        }
+        parts.push(format!("user={}", quote_value(self.user())));
+        parts.join(" ")
+    }
+
+    /// Takes the password from `PGPASSWORD` when the string carries none.
+    pub fn with_env_password(mut self) -> PgConnSpec {
+        if self.config.get_password().is_none() {
+            if let Ok(password) = std::env::var("PGPASSWORD") {
+                self.config.password(password);
+            }
+        }
+        self
+    }
+
     /// The role chaosdeck connects as.
     pub fn user(&self) -> &str {
         self.config.get_user().unwrap_or("postgres")
@@ -112,6 +140,13 @@ impl PgConnSpec {
         });
         Ok(client)
     }
+}
+
+fn quote_value(value: &str) -> String {
+    if !value.is_empty() && !value.contains([' ', '\'', '\\']) {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// A PostgreSQL error in one line, with its SQLSTATE when the server sent one.

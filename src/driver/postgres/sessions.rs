@@ -164,7 +164,7 @@ pub(super) async fn apply(
         Action::PgIdleInTransaction(a) => {
             let n = value(&a.count, target)?;
             let sql = match &a.table {
-                Some(table) => format!("BEGIN; SELECT 1 FROM {table} LIMIT 1 FOR UPDATE"),
+                Some(table) => format!("BEGIN; SELECT 1 FROM {table} LIMIT 1 FOR SHARE"),
                 None => "BEGIN; SELECT txid_current()".to_string(),
             };
             let sessions = open_all(target, run, n).await?;

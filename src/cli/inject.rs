@@ -1,0 +1,322 @@
+//! `chaosdeck inject ID`: approve, start a holder process that injects the fault and
+//! keeps it on until teardown or its TTL, then print the responder prompt.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::args::InjectArgs;
+use super::Status;
+use crate::catalog::resolve::ParamValues;
+use crate::catalog::{Catalog, FaultSpec, Severity};
+use crate::driver::dispatch::RunContext;
+use crate::driver::targets::Targets;
+use crate::engine::inject::{self, Step};
+
+/// Everything an injection needs, checked before anything is touched.
+pub struct Prepared {
+    pub spec: FaultSpec,
+    pub steps: Vec<Step>,
+    pub targets: Targets,
+    pub values: ParamValues,
+    pub builtins: BTreeMap<&'static str, String>,
+    pub ttl: Duration,
+}
+
+/// Loads the fault, checks policy and approval, parses targets and parameters.
+pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, String> {
+    let catalog = Catalog::load(catalog_dirs).map_err(|e| e.to_string())?;
+    let Some(id) = args.fault_id() else {
+        return Err(
+            "inject needs a fault id, such as: chaosdeck inject db-max-connections --conn …".into(),
+        );
+    };
+    let Some(spec) = catalog.get(id) else {
+        let hint = catalog
+            .suggest(id)
+            .map(|s| format!("; did you mean \"{s}\"?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown fault id \"{id}\"{hint} (`chaosdeck list` shows every id)"
+        ));
+    };
+    check_approval(spec, args)?;
+    let targets = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let mut overrides = BTreeMap::new();
+    for pair in &args.params {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "invalid --param \"{pair}\"; expected NAME=VALUE such as reserve=3"
+            ));
+        };
+        overrides.insert(name.trim().to_string(), value.to_string());
+    }
+    let values = spec
+        .param_values(&overrides)
+        .map_err(|e| format!("{}: {}", spec.id, e.message))?;
+    let target_name = targets
+        .describe(spec.target)
+        .unwrap_or_else(|| spec.target.to_string());
+    let builtins: BTreeMap<&'static str, String> =
+        [("target", target_name), ("fault", spec.id.clone())].into();
+    let steps = inject::expand(&catalog, spec, &values, &builtins)?;
+    let ttl = args
+        .ttl
+        .map(|t| t.as_duration())
+        .unwrap_or(spec.ttl.as_duration());
+    Ok(Prepared {
+        spec: spec.clone(),
+        steps,
+        targets,
+        values,
+        builtins,
+        ttl,
+    })
+}
+
+/// The headless gate: `--yes` up to high, `--allow-critical` too for critical, and
+/// never above `--max-severity`.
+fn check_approval(spec: &FaultSpec, args: &InjectArgs) -> Result<(), String> {
+    if let Some(max) = args.max_severity {
+        if spec.severity > max {
+            return Err(format!(
+                "\"{}\" is {} severity; the policy allows at most {max} (--max-severity)",
+                spec.id, spec.severity
+            ));
+        }
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+    if !args.yes {
+        return Err(format!(
+            "\"{}\" is {} severity: pass --yes to inject it without the console's gate ({}), or --dry-run to see what it would do",
+            spec.id,
+            spec.severity,
+            spec.severity.gate()
+        ));
+    }
+    if spec.severity == Severity::Critical && !args.allow_critical {
+        return Err(format!(
+            "\"{}\" is critical: pass --yes --allow-critical to inject it",
+            spec.id
+        ));
+    }
+    Ok(())
+}
+
+pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectArgs) -> Status {
+    let prepared = match prepare(catalog_dirs, args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Status::InputError;
+        }
+    };
+    if args.dry_run {
+        return dry_run(&prepared);
+    }
+    let run_id = crate::engine::journal::new_run_id();
+    match spawn_holder(&run_id, state_dir) {
+        Ok(()) => {
+            print_injected(&prepared, args);
+            Status::Pass
+        }
+        Err((status, message)) => {
+            eprintln!("{message}");
+            status
+        }
+    }
+}
+
+fn dry_run(prepared: &Prepared) -> Status {
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        eprintln!("cannot start the async runtime");
+        return Status::InputError;
+    };
+    let ctx = RunContext {
+        run_id: "dry-run".into(),
+        fault_id: prepared.spec.id.clone(),
+        ttl: prepared.ttl,
+    };
+    let plans = runtime.block_on(inject::dry_run(&prepared.steps, &prepared.targets, &ctx));
+    println!("Dry run: {} (nothing injected)", prepared.spec.name);
+    let mut status = Status::Pass;
+    for (kind, result) in plans {
+        match result {
+            Ok(blast) => println!("  would {blast}   [{kind}]"),
+            Err(e) => {
+                println!("  cannot run {kind}: {e}");
+                status = Status::InputError;
+            }
+        }
+    }
+    status
+}
+
+/// Starts `chaosdeck __hold` in its own session and waits until it says the fault
+/// is on (`ready`) or why not (`error`).
+fn spawn_holder(run_id: &str, state_dir: Option<&PathBuf>) -> Result<(), (Status, String)> {
+    let fail = |message: String| (Status::InputError, message);
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(format!("cannot find the chaosdeck binary: {e}")))?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let Some(position) = args.iter().position(|a| a == "inject") else {
+        return Err(fail(
+            "cannot find the inject subcommand in the arguments".into(),
+        ));
+    };
+    args[position] = "__hold".into();
+    args.push("--run".into());
+    args.push(run_id.into());
+    // The connection string (and its password) goes through the environment, which
+    // other users cannot read, not through the command line `ps` shows everyone.
+    let conn = take_flag_value(&mut args, "--conn");
+    let dir = state_dir
+        .cloned()
+        .unwrap_or_else(crate::engine::journal::default_state_dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let log_path = dir.join(format!("holder-{run_id}.log"));
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| fail(format!("{}: {e}", log_path.display())))?;
+    let mut command = std::process::Command::new(exe);
+    command.args(&args);
+    if let Some(conn) = conn {
+        command.env("CHAOSDECK_CONN", conn);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    // The holder outlives this command and the shell that ran it.
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| fail(format!("cannot start the holder process: {e}")))?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err(fail("the holder process has no output pipe".into()));
+    };
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = match lines.recv_timeout(left) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // Ask the holder to undo what it did so far, and say so.
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                let _ = child.wait();
+                return Err((
+                    Status::TeardownFailed,
+                    format!(
+                        "the fault was not on within {}s; the holder was told to undo it — check with `chaosdeck teardown --dangling` (log: {})",
+                        READY_TIMEOUT.as_secs(),
+                        log_path.display()
+                    ),
+                ));
+            }
+        };
+        if let Some(progress) = line.strip_prefix("progress ") {
+            eprintln!("  {progress}");
+        } else if line == "ready" {
+            return Ok(());
+        } else if let Some(rest) = line.strip_prefix("error ") {
+            let (code, message) = rest.split_once(' ').unwrap_or(("2", rest));
+            let status = if code == "3" {
+                Status::TeardownFailed
+            } else {
+                Status::InputError
+            };
+            let _ = child.wait();
+            return Err((status, message.to_string()));
+        }
+    }
+    let _ = child.wait();
+    Err((
+        Status::TeardownFailed,
+        format!(
+            "the holder process ended before the fault was on; see {} and run `chaosdeck teardown --dangling`",
+            log_path.display()
+        ),
+    ))
+}
+
+/// How long `inject` waits for the holder to say the fault is on.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Removes `--flag VALUE` or `--flag=VALUE` from `args` and returns the value.
+fn take_flag_value(args: &mut Vec<std::ffi::OsString>, flag: &str) -> Option<std::ffi::OsString> {
+    let prefix = format!("{flag}=");
+    let position = args
+        .iter()
+        .position(|a| a == flag || a.to_str().is_some_and(|s| s.starts_with(&prefix)))?;
+    let arg = args.remove(position);
+    match arg.to_str().and_then(|s| s.strip_prefix(&prefix)) {
+        Some(value) => Some(value.into()),
+        None if position < args.len() => Some(args.remove(position)),
+        None => None,
+    }
+}
+
+fn print_injected(prepared: &Prepared, args: &InjectArgs) {
+    let mut builtins = prepared.builtins.clone();
+    if args.reveal_secrets {
+        if let Some(conn) = &args.targets.conn {
+            builtins.insert("target", conn.clone());
+        }
+    }
+    let prompt =
+        prepared
+            .spec
+            .render_text(prepared.spec.prompt.trim(), &prepared.values, &builtins);
+    println!("Failure injected: {}", prepared.spec.name);
+    println!();
+    println!("Suggested prompt for the responder:");
+    println!("{}", wrap(&prompt, 80));
+    println!();
+    println!(
+        "To tear down: chaosdeck teardown --id {} [same flags]",
+        prepared.spec.id
+    );
+}
+
+/// Word-wraps `text` at `width` columns, keeping its paragraphs.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = Vec::new();
+    for paragraph in text.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                out.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push(line);
+    }
+    out.join("\n")
+}

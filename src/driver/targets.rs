@@ -1,0 +1,153 @@
+//! The targets of one injection, as given on the command line or in config, and the
+//! form they take in the journal (never with a password).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::docker::DockerTarget;
+use super::postgres::{PgConnSpec, PgTarget};
+use super::process::{ProcessSelector, ProcessTarget};
+use super::DriverError;
+use crate::catalog::TargetKind;
+
+/// Where the fault proxy listens and what it forwards to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyTarget {
+    pub listen: SocketAddr,
+    pub upstream: String,
+}
+
+impl ProxyTarget {
+    /// Parses `LISTEN=UPSTREAM`, e.g. `127.0.0.1:15433=127.0.0.1:5432`.
+    pub fn parse(text: &str) -> Result<ProxyTarget, DriverError> {
+        let bad = |why: &str| {
+            DriverError::Input(format!(
+                "invalid --proxy \"{text}\": {why}; expected LISTEN=UPSTREAM such as 127.0.0.1:15433=127.0.0.1:5432"
+            ))
+        };
+        let (listen, upstream) = text.split_once('=').ok_or_else(|| bad("no '='"))?;
+        let listen: SocketAddr = listen
+            .trim()
+            .parse()
+            .map_err(|_| bad("LISTEN is not an address:port"))?;
+        let upstream = upstream.trim();
+        if !upstream.contains(':') {
+            return Err(bad("UPSTREAM has no port"));
+        }
+        Ok(ProxyTarget {
+            listen,
+            upstream: upstream.to_string(),
+        })
+    }
+}
+
+/// Everything one injection may act on.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub postgres: Option<PgTarget>,
+    pub container: Option<DockerTarget>,
+    pub process: Option<ProcessTarget>,
+    pub proxy: Option<ProxyTarget>,
+    /// The chaosdeck binary, re-executed for host stressors.
+    pub exe: PathBuf,
+}
+
+/// The journal's copy of [`Targets`]: the connection string without its password.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetsRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_data_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_bin_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyTarget>,
+}
+
+impl Targets {
+    /// What the journal keeps: enough to reach the targets again, no password.
+    pub fn record(&self) -> TargetsRecord {
+        TargetsRecord {
+            postgres: self.postgres.as_ref().map(|p| p.conn.without_password()),
+            pg_data_dir: self.postgres.as_ref().and_then(|p| p.data_dir.clone()),
+            pg_bin_dir: self.postgres.as_ref().and_then(|p| p.bin_dir.clone()),
+            container: self.container.as_ref().map(|c| c.container.clone()),
+            process: self.process.as_ref().map(|p| selector_text(&p.selector)),
+            proxy: self.proxy.clone(),
+        }
+    }
+
+    /// Targets rebuilt from a journal record; what `given` names (with its
+    /// password) wins over the record.
+    pub fn from_record(record: &TargetsRecord, given: &Targets) -> Result<Targets, DriverError> {
+        let postgres = match (&given.postgres, &record.postgres) {
+            (Some(pg), _) => Some(pg.clone()),
+            (None, Some(conn)) => Some(PgTarget {
+                conn: PgConnSpec::parse(conn)?.with_env_password(),
+                data_dir: record.pg_data_dir.clone(),
+                bin_dir: record.pg_bin_dir.clone(),
+            }),
+            (None, None) => None,
+        };
+        let process = match (&given.process, &record.process) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(text)) => Some(ProcessTarget {
+                selector: parse_selector(text)?,
+            }),
+            (None, None) => None,
+        };
+        Ok(Targets {
+            postgres,
+            container: given
+                .container
+                .clone()
+                .or_else(|| record.container.clone().map(DockerTarget::new)),
+            process,
+            proxy: given.proxy.clone().or_else(|| record.proxy.clone()),
+            exe: given.exe.clone(),
+        })
+    }
+
+    /// The name of the target of `kind`, for prompts and messages (password masked).
+    pub fn describe(&self, kind: TargetKind) -> Option<String> {
+        match kind {
+            TargetKind::Postgres => self.postgres.as_ref().map(|p| p.conn.masked().to_string()),
+            TargetKind::Docker => self
+                .container
+                .as_ref()
+                .map(|c| format!("container {}", c.container)),
+            TargetKind::Process => self.process.as_ref().map(|p| p.selector.to_string()),
+            TargetKind::Proxy => self
+                .proxy
+                .as_ref()
+                .map(|p| format!("{} (proxied to {})", p.listen, p.upstream)),
+            TargetKind::Host => Some("this host".to_string()),
+            TargetKind::Command | TargetKind::Kubernetes | TargetKind::Compound => None,
+        }
+    }
+}
+
+fn selector_text(selector: &ProcessSelector) -> String {
+    match selector {
+        ProcessSelector::Pid(pid) => format!("pid:{pid}"),
+        ProcessSelector::Name(name) => format!("name:{name}"),
+        ProcessSelector::Port(port) => format!("port:{port}"),
+    }
+}
+
+fn parse_selector(text: &str) -> Result<ProcessSelector, DriverError> {
+    let bad = || DriverError::Input(format!("journal: unreadable process target \"{text}\""));
+    match text.split_once(':') {
+        Some(("pid", n)) => n.parse().map(ProcessSelector::Pid).map_err(|_| bad()),
+        Some(("port", n)) => n.parse().map(ProcessSelector::Port).map_err(|_| bad()),
+        Some(("name", n)) => Ok(ProcessSelector::Name(n.to_string())),
+        _ => Err(bad()),
+    }
+}

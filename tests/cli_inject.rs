@@ -1,0 +1,437 @@
+//! `chaosdeck inject` and `teardown` as an operator runs them, against a real
+//! throwaway PostgreSQL cluster: the fault stays on after `inject` returns, the
+//! journal knows it, and teardown (even after the holder was SIGKILLed) restores
+//! the server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use chaosdeck::engine::journal::{Event, Journal};
+use chaosdeck::lab::{PgCluster, PgClusterOptions};
+
+/// Ends holder processes a failed test left running (by the pids in its journal).
+struct Holders<'a>(&'a Path);
+
+impl Drop for Holders<'_> {
+    fn drop(&mut self) {
+        let Ok(journal) = Journal::open(self.0) else {
+            return;
+        };
+        for record in journal.records().unwrap_or_default() {
+            if let Event::Holder { pid, start_time } = record.event {
+                if chaosdeck::driver::process::procfs::is_same_live(pid, start_time) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn holder_pid(journal: &Journal) -> u32 {
+    journal
+        .records()
+        .unwrap()
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Holder { pid, .. } => Some(pid),
+            _ => None,
+        })
+        .expect("a holder record")
+}
+
+fn chaosdeck(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("run chaosdeck")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn small_cluster() -> Option<PgCluster> {
+    support::pg_cluster_with(PgClusterOptions {
+        max_connections: 20,
+        ..PgClusterOptions::default()
+    })
+}
+
+/// Tries a fresh connection; the SQLSTATE when the server refuses it.
+fn connect_error(cluster: &PgCluster) -> Option<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        match tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(conn);
+                client.simple_query("SELECT 1").await.unwrap();
+                None
+            }
+            Err(e) => Some(
+                e.as_db_error()
+                    .map(|d| d.code().code().to_string())
+                    .unwrap_or_else(|| e.to_string()),
+            ),
+        }
+    })
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn inject_leaves_the_fault_on_and_teardown_restores_the_server() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let _holders = Holders(state.path());
+    let conn = cluster.conn_string();
+    let out = chaosdeck(
+        state.path(),
+        &["inject", "db-max-connections", "--conn", &conn, "--yes"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with(
+            "Failure injected: Max connections exhausted\n\nSuggested prompt for the responder:\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("password=***"), "{stdout}");
+    assert!(
+        !stdout.contains("testpass") && !stderr.contains("testpass"),
+        "password leaked:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("To tear down: chaosdeck teardown --id db-max-connections [same flags]"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("hold 19 of 20 connections"), "{stderr}");
+
+    // The fault outlives the `inject` command.
+    assert_eq!(connect_error(&cluster).as_deref(), Some("53300"));
+    let journal = Journal::open(state.path()).unwrap();
+    assert_eq!(journal.dangling().unwrap().len(), 1);
+    let log = std::fs::read_to_string(journal.path()).unwrap();
+    assert!(!log.contains("testpass"), "the journal holds the password");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", holder_pid(&journal))).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains("testpass"),
+        "ps shows the password"
+    );
+
+    let out = chaosdeck(
+        state.path(),
+        &["teardown", "--id", "db-max-connections", "--conn", &conn],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(connect_error(&cluster), None);
+    assert!(journal.dangling().unwrap().is_empty());
+    let records = journal.records().unwrap();
+    assert!(records
+        .iter()
+        .any(|r| matches!(r.event, Event::Approved { .. })));
+
+    // Tearing down again is not an error.
+    let out = chaosdeck(state.path(), &["teardown", "--id", "db-max-connections"]);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).0.contains("Nothing to tear down"));
+}
+
+#[test]
+fn teardown_dangling_restores_the_server_after_the_holder_is_killed() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let _holders = Holders(state.path());
+    let conn = cluster.conn_string();
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "inject",
+            "pg-idle-in-transaction",
+            "--conn",
+            &conn,
+            "--yes",
+            "--param",
+            "count=4",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let journal = Journal::open(state.path()).unwrap();
+    let holder = holder_pid(&journal);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(holder as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the holder is gone", || {
+        chaosdeck::driver::process::procfs::read_stat(holder).is_none_or(|s| s.state == 'Z')
+    });
+    assert_eq!(
+        journal.dangling().unwrap().len(),
+        1,
+        "a killed holder leaves its fault dangling"
+    );
+
+    let out = chaosdeck(state.path(), &["teardown", "--dangling", "--conn", &conn]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("postgres.idle_in_transaction: verified"),
+        "{stdout}"
+    );
+    assert!(journal.dangling().unwrap().is_empty());
+    // chaosdeck's own table for the fault is gone too.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, c) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(c);
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaosdeck:%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 0);
+    });
+}
+
+#[test]
+fn approval_policy_and_dry_run_touch_nothing() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let _holders = Holders(state.path());
+    let conn = cluster.conn_string();
+
+    let out = chaosdeck(
+        state.path(),
+        &["inject", "db-max-connections", "--conn", &conn],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("\"db-max-connections\" is high severity: pass --yes"),
+        "{:?}",
+        text(&out)
+    );
+
+    let out = chaosdeck(
+        state.path(),
+        &["inject", "db-connection-refused", "--conn", &conn, "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("is critical: pass --yes --allow-critical"),
+        "{:?}",
+        text(&out)
+    );
+
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "inject",
+            "db-max-connections",
+            "--conn",
+            &conn,
+            "--yes",
+            "--max-severity",
+            "medium",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("the policy allows at most medium"),
+        "{:?}",
+        text(&out)
+    );
+
+    let out = chaosdeck(
+        state.path(),
+        &["inject", "db-max-connections", "--conn", &conn, "--dry-run"],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("would hold 19 of 20 connections"),
+        "{stdout}"
+    );
+    assert_eq!(connect_error(&cluster), None);
+    assert!(Journal::open(state.path())
+        .unwrap()
+        .records()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn unreachable_targets_and_wrong_passwords_are_one_clear_line() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let wrong = cluster
+        .conn_string()
+        .replace("password=testpass", "password=wrong-secret");
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "inject",
+            "pg-idle-in-transaction",
+            "--conn",
+            &wrong,
+            "--yes",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("password=***") && stderr.contains("28P01"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("wrong-secret"), "{stderr}");
+    assert!(Journal::open(state.path())
+        .unwrap()
+        .dangling()
+        .unwrap()
+        .is_empty());
+
+    let closed = format!(
+        "host=127.0.0.1 port={} dbname=testdb user=postgres password=x",
+        free_port()
+    );
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "inject",
+            "pg-idle-in-transaction",
+            "--conn",
+            &closed,
+            "--yes",
+        ],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("host=127.0.0.1") && stderr.contains("password=***"),
+        "{stderr}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let _holders = Holders(state.path());
+    let conn = cluster.conn_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let insert = || {
+        rt.block_on(async {
+            let (client, c) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(c);
+            client
+                .batch_execute(
+                    "CREATE TABLE IF NOT EXISTS orders (id int); INSERT INTO orders VALUES (1)",
+                )
+                .await
+                .err()
+                .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()))
+        })
+    };
+    assert_eq!(insert(), None);
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "inject",
+            "pg-read-only",
+            "--conn",
+            &conn,
+            "--yes",
+            "--allow-critical",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(
+        insert().as_deref(),
+        Some("25006"),
+        "new sessions should be read-only"
+    );
+
+    let journal = Journal::open(state.path()).unwrap();
+    let holder = holder_pid(&journal);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(holder as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the holder is gone", || {
+        chaosdeck::driver::process::procfs::read_stat(holder).is_none_or(|s| s.state == 'Z')
+    });
+    // Killing chaosdeck does not undo a persistent fault: the journal remembers it.
+    assert_eq!(insert().as_deref(), Some("25006"));
+    assert_eq!(journal.dangling().unwrap().len(), 1);
+
+    let out = chaosdeck(state.path(), &["teardown", "--dangling", "--conn", &conn]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pg-read-only postgres.setting: verified"),
+        "{stdout}"
+    );
+    assert_eq!(insert(), None);
+    assert!(journal.dangling().unwrap().is_empty());
+}
