@@ -7,76 +7,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chaosdeck::catalog::Action;
-use chaosdeck::driver::postgres::{self, PgConnSpec, PgRun, PgTarget, PgUndo};
-use chaosdeck::driver::{DriverError, Hold, Plan, Verification};
-use chaosdeck::lab::{PgCluster, PgClusterOptions};
-use tokio_postgres::{Client, NoTls};
-
-fn target(cluster: &PgCluster) -> PgTarget {
-    PgTarget {
-        conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
-        data_dir: None,
-        bin_dir: None,
-    }
-}
-
-fn run() -> PgRun {
-    PgRun::new(
-        &chaosdeck::engine::journal::new_run_id(),
-        "test",
-        Duration::from_secs(60),
-    )
-}
-
-async fn client(cluster: &PgCluster) -> Client {
-    let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-}
-
-async fn plan(cluster: &PgCluster, yaml: &str) -> Result<Plan<PgUndo>, DriverError> {
-    let action: Action = serde_yaml::from_str(yaml).unwrap();
-    postgres::plan(&action, &target(cluster), &run()).await
-}
-
-/// Plans and applies a fault.
-async fn inject(cluster: &PgCluster, yaml: &str) -> (Plan<PgUndo>, Hold) {
-    let (target, run) = (target(cluster), run());
-    let action: Action = serde_yaml::from_str(yaml).unwrap();
-    let plan = postgres::plan(&action, &target, &run).await.unwrap();
-    let hold = postgres::apply(&action, &target, &run, &plan.undo)
-        .await
-        .unwrap();
-    (plan, hold)
-}
-
-/// Releases, undoes, verifies, and undoes again (idempotent).
-async fn teardown(cluster: &PgCluster, plan: &Plan<PgUndo>, hold: Hold) {
-    let target = target(cluster);
-    hold.release().await;
-    postgres::undo(&plan.undo, &target).await.unwrap();
-    assert_eq!(
-        postgres::verify(&plan.undo, &target).await.unwrap(),
-        Verification::Verified
-    );
-    postgres::undo(&plan.undo, &target).await.unwrap();
-    assert_eq!(
-        postgres::verify(&plan.undo, &target).await.unwrap(),
-        Verification::Verified
-    );
-}
+use chaosdeck::driver::postgres::PgUndo;
+use chaosdeck::driver::DriverError;
+use chaosdeck::lab::PgClusterOptions;
+use support::pg::{client, code, inject, plan, teardown};
+use tokio_postgres::Client;
 
 async fn count(client: &Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)
-}
-
-fn code(err: &tokio_postgres::Error) -> String {
-    err.as_db_error()
-        .map(|e| e.code().code().to_string())
-        .unwrap_or_else(|| format!("no SQLSTATE: {err}"))
 }
 
 async fn table_exists(client: &Client, name: &str) -> bool {

@@ -6,39 +6,10 @@
 
 mod support;
 
-use std::time::Duration;
-
-use chaosdeck::catalog::Action;
-use chaosdeck::driver::postgres::{self, PgConnSpec, PgRun, PgTarget, PgUndo};
-use chaosdeck::driver::{DriverError, Plan, Verification};
+use chaosdeck::driver::postgres::{self, PgRun, PgTarget, PgUndo};
+use chaosdeck::driver::{DriverError, Plan};
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
-use tokio_postgres::{Client, NoTls};
-
-fn action(yaml: &str) -> Action {
-    serde_yaml::from_str(yaml).unwrap()
-}
-
-fn target(cluster: &PgCluster) -> PgTarget {
-    PgTarget {
-        conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
-        data_dir: None,
-        bin_dir: None,
-    }
-}
-
-fn run() -> PgRun {
-    PgRun::new(
-        &chaosdeck::engine::journal::new_run_id(),
-        "test",
-        Duration::from_secs(60),
-    )
-}
-
-async fn client(cluster: &PgCluster) -> Result<Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
+use support::pg::{action, code, connect, run, target, undo_twice};
 
 /// Plans and applies `yaml`; the fault is persistent, so no hold is kept.
 async fn inject(yaml: &str, target: &PgTarget, run: &PgRun) -> Plan<PgUndo> {
@@ -52,29 +23,6 @@ async fn inject(yaml: &str, target: &PgTarget, run: &PgRun) -> Plan<PgUndo> {
     plan
 }
 
-/// Undoes twice (idempotent), checks the verification, and that the undo data
-/// survives the journal's JSON.
-async fn teardown(undo: &PgUndo, target: &PgTarget) {
-    postgres::undo(undo, target).await.unwrap();
-    assert_eq!(
-        postgres::verify(undo, target).await.unwrap(),
-        Verification::Verified
-    );
-    postgres::undo(undo, target).await.unwrap();
-    let json = serde_json::to_string(undo).unwrap();
-    assert_eq!(
-        &serde_json::from_str::<PgUndo>(&json).unwrap(),
-        undo,
-        "{json}"
-    );
-}
-
-fn sqlstate(err: &tokio_postgres::Error) -> String {
-    err.as_db_error()
-        .map(|e| e.code().code().to_string())
-        .unwrap_or_else(|| format!("no SQLSTATE: {err}"))
-}
-
 fn with_prepared_xacts() -> PgClusterOptions {
     PgClusterOptions::default().setting("max_prepared_transactions", "5")
 }
@@ -84,7 +32,7 @@ async fn prepared_transaction_keeps_a_row_locked_until_rolled_back() {
     let Some(cluster) = support::pg_cluster_with(with_prepared_xacts()) else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     app.batch_execute(
         "CREATE TABLE accounts (id int PRIMARY KEY, balance int); \
          INSERT INTO accounts VALUES (1, 100)",
@@ -116,9 +64,9 @@ async fn prepared_transaction_keeps_a_row_locked_until_rolled_back() {
         .unwrap();
     let update = "UPDATE accounts SET balance = 0 WHERE id = 1";
     let err = app.batch_execute(update).await.unwrap_err();
-    assert_eq!(sqlstate(&err), "55P03", "{err}");
+    assert_eq!(code(&err), "55P03", "{err}");
 
-    teardown(&plan.undo, &target).await;
+    undo_twice(&plan.undo, &target).await;
     app.batch_execute(update).await.unwrap();
     let n: i64 = app
         .query_one("SELECT count(*) FROM pg_prepared_xacts", &[])
@@ -139,7 +87,7 @@ async fn prepared_transaction_creates_its_own_table_and_drops_it() {
     let Some(cluster) = support::pg_cluster_with(with_prepared_xacts()) else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     let (target, run) = (target(&cluster), run());
     let yaml = "postgres.prepared_transaction: { table: chaosdeck_prepared }";
     let plan = inject(yaml, &target, &run).await;
@@ -155,8 +103,8 @@ async fn prepared_transaction_creates_its_own_table_and_drops_it() {
         .batch_execute("DELETE FROM chaosdeck_prepared")
         .await
         .unwrap_err();
-    assert_eq!(sqlstate(&err), "55P03", "{err}");
-    teardown(&plan.undo, &target).await;
+    assert_eq!(code(&err), "55P03", "{err}");
+    undo_twice(&plan.undo, &target).await;
     let exists: bool = app
         .query_one("SELECT to_regclass('chaosdeck_prepared') IS NOT NULL", &[])
         .await
@@ -188,7 +136,7 @@ async fn sequence_near_max_runs_out_after_the_remaining_values() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     app.batch_execute(
         "CREATE SEQUENCE order_ids; SELECT nextval('order_ids') FROM generate_series(1, 5)",
     )
@@ -208,11 +156,11 @@ async fn sequence_near_max_runs_out_after_the_remaining_values() {
         assert_eq!(got, want);
     }
     let err = app.query_one(next, &[]).await.unwrap_err();
-    assert_eq!(sqlstate(&err), "2200H", "{err}");
+    assert_eq!(code(&err), "2200H", "{err}");
     let message = err.as_db_error().unwrap().message();
     assert!(message.contains("reached maximum value"), "{message}");
 
-    teardown(&plan.undo, &target).await;
+    undo_twice(&plan.undo, &target).await;
     let got: i64 = app.query_one(next, &[]).await.unwrap().get(0);
     assert_eq!(got, 9, "last_value never moves backwards");
 }
@@ -222,7 +170,7 @@ async fn sequence_near_max_refuses_what_it_cannot_do_safely() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     app.batch_execute(
         "CREATE SEQUENCE wraps CYCLE; CREATE SEQUENCE short MAXVALUE 10; SELECT nextval('short')",
     )
@@ -263,7 +211,7 @@ fn refused(err: &tokio_postgres::Error) -> bool {
 }
 
 async fn stop_and_start(cluster: &PgCluster, mode: &str, bin_dir: bool) {
-    let app = client(cluster).await.unwrap();
+    let app = connect(cluster).await.unwrap();
     app.batch_execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
         .await
         .unwrap();
@@ -278,7 +226,7 @@ async fn stop_and_start(cluster: &PgCluster, mode: &str, bin_dir: bool) {
     let port = format!("port {}", cluster.port());
     assert!(plan.blast_radius.contains(&port), "{}", plan.blast_radius);
 
-    let err = client(cluster)
+    let err = connect(cluster)
         .await
         .expect_err("the server should be down");
     assert!(refused(&err), "expected connection refused, got: {err}");
@@ -287,8 +235,8 @@ async fn stop_and_start(cluster: &PgCluster, mode: &str, bin_dir: bool) {
         "old sessions end"
     );
 
-    teardown(&plan.undo, &target).await;
-    let app = client(cluster).await.unwrap();
+    undo_twice(&plan.undo, &target).await;
+    let app = connect(cluster).await.unwrap();
     let n: i64 = app
         .query_one("SELECT count(*) FROM kept", &[])
         .await
@@ -318,23 +266,25 @@ async fn stop_server_smart_refuses_new_clients_and_teardown_finishes_it() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     let target = PgTarget {
         data_dir: Some(cluster.data_dir()),
         ..target(&cluster)
     };
     let plan = inject("postgres.stop_server: { mode: smart }", &target, &run()).await;
     // The open session keeps the server from stopping; newcomers are turned away.
-    let err = client(&cluster).await.expect_err("new clients are refused");
-    assert_eq!(sqlstate(&err), "57P03", "{err}");
+    let err = connect(&cluster)
+        .await
+        .expect_err("new clients are refused");
+    assert_eq!(code(&err), "57P03", "{err}");
     app.simple_query("SELECT 1").await.unwrap();
-    teardown(&plan.undo, &target).await;
+    undo_twice(&plan.undo, &target).await;
     let finished = app.simple_query("SELECT 1").await.is_err();
     assert!(
         finished,
         "teardown finishes the shutdown, then starts the server"
     );
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     app.simple_query("SELECT 1").await.unwrap();
 }
 
@@ -361,7 +311,7 @@ async fn stop_server_refuses_a_server_it_does_not_control() {
         "{err}"
     );
     for cluster in [&one, &other] {
-        client(cluster)
+        connect(cluster)
             .await
             .unwrap()
             .simple_query("SELECT 1")

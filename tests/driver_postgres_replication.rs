@@ -9,39 +9,11 @@ mod support;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use chaosdeck::catalog::Action;
-use chaosdeck::driver::postgres::{self, PgConnSpec, PgRun, PgTarget, PgUndo};
-use chaosdeck::driver::{DriverError, Verification};
+use chaosdeck::driver::postgres;
+use chaosdeck::driver::DriverError;
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
-use tokio_postgres::{Client, NoTls};
-
-fn action(yaml: &str) -> Action {
-    serde_yaml::from_str(yaml).unwrap()
-}
-
-fn target(cluster: &PgCluster) -> PgTarget {
-    PgTarget {
-        conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
-        data_dir: None,
-        bin_dir: None,
-    }
-}
-
-fn run() -> PgRun {
-    PgRun::new(
-        &chaosdeck::engine::journal::new_run_id(),
-        "test",
-        Duration::from_secs(60),
-    )
-}
-
-async fn client(cluster: &PgCluster) -> Client {
-    let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
-}
+use support::pg::{action, client, run, target, undo_twice};
+use tokio_postgres::Client;
 
 async fn query_i64(client: &Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)
@@ -63,23 +35,6 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Undoes twice (idempotent) and checks the verification in between.
-async fn teardown(undo: &PgUndo, target: &PgTarget) {
-    postgres::undo(undo, target).await.unwrap();
-    assert_eq!(
-        postgres::verify(undo, target).await.unwrap(),
-        Verification::Verified
-    );
-    postgres::undo(undo, target).await.unwrap();
-    // The undo data survives the journal's JSON.
-    let json = serde_json::to_string(undo).unwrap();
-    assert_eq!(
-        &serde_json::from_str::<PgUndo>(&json).unwrap(),
-        undo,
-        "{json}"
-    );
 }
 
 fn replica_options() -> PgClusterOptions {
@@ -146,7 +101,7 @@ async fn pause_replay_leaves_the_standby_behind_until_teardown() {
     assert_eq!(query_i64(&writer, "SELECT count(*) FROM orders").await, 100);
 
     hold.release().await;
-    teardown(&plan.undo, &target).await;
+    undo_twice(&plan.undo, &target).await;
     assert!(
         eventually(Duration::from_secs(10), || async {
             query_i64(&reader, "SELECT count(*) FROM orders").await == 100
@@ -219,7 +174,7 @@ async fn replication_slot_holds_wal_until_dropped() {
     );
 
     hold.release().await;
-    teardown(&plan.undo, &target).await;
+    undo_twice(&plan.undo, &target).await;
     let n = query_i64(&app, "SELECT count(*) FROM pg_replication_slots").await;
     assert_eq!(n, 0, "the slot should be gone");
 }

@@ -7,29 +7,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chaosdeck::catalog::Action;
-use chaosdeck::driver::postgres::{self, PgConnSpec, PgRun, PgTarget};
-use chaosdeck::driver::Verification;
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
+use support::pg::{connect, inject, release_and_undo};
 use tokio_postgres::NoTls;
-
-fn action(yaml: &str) -> Action {
-    serde_yaml::from_str(yaml).unwrap()
-}
-
-fn target(cluster: &PgCluster) -> PgTarget {
-    PgTarget {
-        conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
-        data_dir: None,
-        bin_dir: None,
-    }
-}
-
-async fn client(cluster: &PgCluster) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
 
 /// Injects, runs `observe` while the fault is on, tears down and checks the undo.
 async fn with_fault<F, Fut>(cluster: &PgCluster, yaml: &str, observe: F) -> String
@@ -37,26 +17,9 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let target = target(cluster);
-    let run = PgRun::new(
-        &chaosdeck::engine::journal::new_run_id(),
-        "test",
-        Duration::from_secs(60),
-    );
-    let action = action(yaml);
-    let plan = postgres::plan(&action, &target, &run).await.unwrap();
-    let hold = postgres::apply(&action, &target, &run, &plan.undo)
-        .await
-        .unwrap();
+    let (plan, hold) = inject(cluster, yaml).await;
     observe().await;
-    hold.release().await;
-    postgres::undo(&plan.undo, &target).await.unwrap();
-    assert_eq!(
-        postgres::verify(&plan.undo, &target).await.unwrap(),
-        Verification::Verified
-    );
-    // Undo is idempotent.
-    postgres::undo(&plan.undo, &target).await.unwrap();
+    release_and_undo(cluster, &plan, hold).await;
     plan.blast_radius
 }
 
@@ -72,7 +35,7 @@ async fn hold_connections_makes_new_clients_see_too_many_clients() {
         &cluster,
         "postgres.hold_connections: { count: fill, reserve: 1 }",
         || async {
-            let err = client(&cluster)
+            let err = connect(&cluster)
                 .await
                 .expect_err("the server should refuse a new client");
             let code = err.as_db_error().map(|e| e.code().code().to_string());
@@ -82,7 +45,7 @@ async fn hold_connections_makes_new_clients_see_too_many_clients() {
     .await;
     assert!(blast.starts_with("hold 19 of 20 connections"), "{blast}");
     // After teardown a new client connects again.
-    let c = client(&cluster).await.unwrap();
+    let c = connect(&cluster).await.unwrap();
     c.simple_query("SELECT 1").await.unwrap();
 }
 
@@ -91,7 +54,7 @@ async fn idle_in_transaction_sessions_show_in_pg_stat_activity() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let watcher = client(&cluster).await.unwrap();
+    let watcher = connect(&cluster).await.unwrap();
     with_fault(&cluster, "postgres.idle_in_transaction: { count: 3 }", || async {
         let n: i64 = watcher
             .query_one(
@@ -111,7 +74,7 @@ async fn a_long_query_holding_a_table_blocks_ddl_on_it() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     app.batch_execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)")
         .await
         .unwrap();
@@ -145,7 +108,7 @@ async fn terminate_backends_ends_matching_clients_only() {
     .await
     .unwrap();
     let victim_task = tokio::spawn(conn);
-    let bystander = client(&cluster).await.unwrap();
+    let bystander = connect(&cluster).await.unwrap();
     with_fault(
         &cluster,
         "postgres.terminate_backends: { application_name: shop-api, every: 100ms }",
@@ -170,7 +133,7 @@ async fn temp_files_grow_while_the_fault_is_on() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let watcher = client(&cluster).await.unwrap();
+    let watcher = connect(&cluster).await.unwrap();
     let sql = "SELECT coalesce(sum(size), 0)::bigint FROM pg_ls_tmpdir()";
     with_fault(&cluster, "postgres.temp_files: { size: 32MiB }", || async {
         let bytes: i64 = watcher.query_one(sql, &[]).await.unwrap().get(0);
@@ -199,7 +162,7 @@ async fn advisory_locks_are_held_then_released() {
     let Some(cluster) = support::pg_cluster() else {
         return;
     };
-    let app = client(&cluster).await.unwrap();
+    let app = connect(&cluster).await.unwrap();
     let try_lock = "SELECT pg_try_advisory_lock(4242)";
     with_fault(
         &cluster,

@@ -6,60 +6,11 @@
 
 mod support;
 
-use std::time::Duration;
-
-use chaosdeck::catalog::Action;
-use chaosdeck::driver::postgres::{self, PgConnSpec, PgRun, PgTarget, PgUndo};
-use chaosdeck::driver::{DriverError, Hold, Plan, Verification};
+use chaosdeck::driver::postgres::PgUndo;
+use chaosdeck::driver::DriverError;
 use chaosdeck::lab::PgCluster;
+use support::pg::{code, inject, plan, teardown};
 use tokio_postgres::{Client, NoTls};
-
-fn target(cluster: &PgCluster) -> PgTarget {
-    PgTarget {
-        conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
-        data_dir: None,
-        bin_dir: None,
-    }
-}
-
-fn run() -> PgRun {
-    PgRun::new(
-        &chaosdeck::engine::journal::new_run_id(),
-        "test",
-        Duration::from_secs(60),
-    )
-}
-
-async fn plan(cluster: &PgCluster, yaml: &str) -> Result<Plan<PgUndo>, DriverError> {
-    let action: Action = serde_yaml::from_str(yaml).unwrap();
-    postgres::plan(&action, &target(cluster), &run()).await
-}
-
-async fn inject(cluster: &PgCluster, yaml: &str) -> (Plan<PgUndo>, Hold) {
-    let (target, run) = (target(cluster), run());
-    let action: Action = serde_yaml::from_str(yaml).unwrap();
-    let plan = postgres::plan(&action, &target, &run).await.unwrap();
-    let hold = postgres::apply(&action, &target, &run, &plan.undo)
-        .await
-        .unwrap();
-    (plan, hold)
-}
-
-/// Releases, undoes, verifies, and undoes again (idempotent).
-async fn teardown(cluster: &PgCluster, plan: &Plan<PgUndo>, hold: Hold) {
-    let target = target(cluster);
-    hold.release().await;
-    postgres::undo(&plan.undo, &target).await.unwrap();
-    assert_eq!(
-        postgres::verify(&plan.undo, &target).await.unwrap(),
-        Verification::Verified
-    );
-    postgres::undo(&plan.undo, &target).await.unwrap();
-    assert_eq!(
-        postgres::verify(&plan.undo, &target).await.unwrap(),
-        Verification::Verified
-    );
-}
 
 /// A new session as `user` on `dbname`.
 async fn login(
@@ -86,12 +37,6 @@ async fn admin(cluster: &PgCluster) -> Client {
 
 async fn app(cluster: &PgCluster) -> Result<Client, tokio_postgres::Error> {
     login(cluster, "app", "apppass", "testdb").await
-}
-
-fn code(err: &tokio_postgres::Error) -> String {
-    err.as_db_error()
-        .map(|e| e.code().code().to_string())
-        .unwrap_or_else(|| format!("no SQLSTATE: {err}"))
 }
 
 async fn text(client: &Client, sql: &str) -> Option<String> {

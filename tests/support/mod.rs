@@ -6,6 +6,8 @@
 //! then the helper prints `SKIPPED: <reason>` and returns `None`. CI never sets it.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use bollard::container::{Config, CreateContainerOptions, RemoveContainerOptions};

@@ -1,18 +1,25 @@
-//! Connecting to a PostgreSQL target: libpq strings and `postgres://` URLs, the
-//! `application_name` tag on every session chaosdeck opens, server-side failsafe
-//! timeouts, and target names with the password masked.
+//! Connecting to a PostgreSQL target: libpq strings and `postgres://` URLs, TLS as
+//! `sslmode` asks (see [`super::tls`]), the `application_name` tag on every session
+//! chaosdeck opens, server-side failsafe timeouts, and target names with the password
+//! masked.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::tls::{self, TlsMode, TlsSettings};
 use crate::driver::DriverError;
 
 /// How chaosdeck reaches one PostgreSQL server.
 #[derive(Debug, Clone)]
 pub struct PgConnSpec {
     config: Config,
+    /// `sslmode` and the trusted roots, which tokio-postgres's parser does not take.
+    tls: TlsSettings,
     /// The connection string as given, with the password masked.
     masked: String,
 }
@@ -20,21 +27,31 @@ pub struct PgConnSpec {
 impl PgConnSpec {
     /// Parses a libpq key/value string (`host=… port=… password=…`) or a URL
     /// (`postgres://user:pass@host:port/db`).
+    ///
+    /// `sslmode` (`disable`, `allow`, `prefer`, `require`, `verify-ca`, `verify-full`)
+    /// and `sslrootcert` mean what they mean to libpq; client certificates are refused.
     pub fn parse(text: &str) -> Result<PgConnSpec, DriverError> {
         let masked = mask_password(text);
-        let config = Config::from_str(text).map_err(|e| {
+        let (rest, tls) = tls::split_tls_options(text)
+            .map_err(|e| DriverError::Input(format!("\"{masked}\": {e}")))?;
+        let mut config = Config::from_str(&rest).map_err(|e| {
             DriverError::Input(format!(
                 "invalid connection string \"{masked}\": {e}; expected \
                  \"host=localhost port=5432 dbname=app user=postgres password=…\" \
                  or postgres://user:password@host:port/dbname"
             ))
         })?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(DriverError::Input(format!(
-                "\"{masked}\": sslmode=require is not supported yet; use sslmode=prefer or disable"
-            )));
-        }
-        Ok(PgConnSpec { config, masked })
+        config.ssl_mode(tls.mode.ssl_mode());
+        Ok(PgConnSpec {
+            config,
+            tls,
+            masked,
+        })
+    }
+
+    /// The `sslmode` in force (`prefer` when the string names none).
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls.mode
     }
 
     /// The connection string for people: password replaced by `***`.
@@ -85,6 +102,7 @@ impl PgConnSpec {
         config.dbname(dbname);
         PgConnSpec {
             config,
+            tls: self.tls.clone(),
             masked: format!("{} (database {dbname})", self.masked),
         }
     }
@@ -95,6 +113,7 @@ impl PgConnSpec {
         config.user(user).password(password);
         PgConnSpec {
             config,
+            tls: self.tls.clone(),
             masked: format!("{} (as {user})", self.masked),
         }
     }
@@ -129,10 +148,31 @@ impl PgConnSpec {
     }
 
     async fn open(&self, config: Config) -> Result<Client, DriverError> {
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| DriverError::unreachable(&self.masked, describe(&e)))?;
+        let client_config = self
+            .tls
+            .client_config()
+            .map_err(|e| DriverError::unreachable(&self.masked, e))?;
+        match client_config {
+            None => self.open_with(config, NoTls).await,
+            Some(client_config) => {
+                let connector = MakeRustlsConnect::new((*client_config).clone());
+                self.open_with(config, connector).await
+            }
+        }
+    }
+
+    async fn open_with<T>(&self, config: Config, tls: T) -> Result<Client, DriverError>
+    where
+        T: MakeTlsConnect<Socket>,
+        T::Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (client, connection) = config.connect(tls).await.map_err(|e| {
+            let mut message = describe(&e);
+            if self.tls.mode != TlsMode::Disable && message.contains("TLS") {
+                message = format!("{message} ({})", self.tls.describe());
+            }
+            DriverError::unreachable(&self.masked, message)
+        })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("postgres session ended: {e}");

@@ -17,6 +17,7 @@ pub mod sequences;
 pub mod server;
 pub mod sessions;
 pub mod settings;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
