@@ -153,8 +153,19 @@ pub(super) async fn apply(
         Action::PgHoldConnections(a) => {
             let monitor = target.conn.connect_plain(&run.monitor_tag()).await?;
             let slots = Slots::read(&monitor, target).await?;
-            let n = slots.to_hold(value(&a.count, target)?, value(&a.reserve, target)?);
-            let (sessions, _refused) = open_sessions(target, run, n).await;
+            let (count, reserve) = (value(&a.count, target)?, value(&a.reserve, target)?);
+            let n = slots.to_hold(count, reserve);
+            let (mut sessions, _refused) = open_sessions(target, run, n).await;
+            if count == ConnectionCount::Fill && reserve <= 1 {
+                // The count is an estimate (sessions come and go, two connects at once
+                // can both be refused): top up one at a time until the server refuses.
+                while sessions.len() < slots.max as usize {
+                    match target.conn.connect(&run.tag, run.failsafe).await {
+                        Ok(client) => sessions.push(client),
+                        Err(_) => break,
+                    }
+                }
+            }
             keep(
                 &mut hold,
                 token,
@@ -337,7 +348,7 @@ impl Slots {
                 "SELECT current_setting('max_connections')::int, \
                         current_setting('superuser_reserved_connections')::int, \
                         (SELECT count(*)::int FROM pg_stat_activity \
-                          WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()), \
+                          WHERE datid IS NOT NULL AND pid <> pg_backend_pid()), \
                         (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
                 &[],
             )
