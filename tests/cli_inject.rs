@@ -158,6 +158,15 @@ fn inject_leaves_the_fault_on_and_teardown_restores_the_server() {
         .iter()
         .any(|r| matches!(r.event, Event::Approved { .. })));
 
+    // The holder logged to a file in the state folder, with the password masked.
+    let log = std::fs::read_to_string(state.path().join("chaosdeck.log")).unwrap();
+    assert!(log.contains("db-max-connections is on"), "{log}");
+    assert!(
+        log.contains("tearing down db-max-connections (SIGTERM)"),
+        "{log}"
+    );
+    assert!(!log.contains("testpass"), "{log}");
+
     // Tearing down again is not an error.
     let out = chaosdeck(state.path(), &["teardown", "--id", "db-max-connections"]);
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));

@@ -88,6 +88,17 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &HoldArg
         if let Err(e) = journal.append(&args.run, &spec.id, 0, Event::Holder { pid, start_time }) {
             tracing::warn!("{e}");
         }
+        tracing::info!(
+            "run {}: {} is on ({}); holding it for at most {}",
+            args.run,
+            spec.id,
+            prepared
+                .builtins
+                .get("target")
+                .map(String::as_str)
+                .unwrap_or("-"),
+            humantime::format_duration(prepared.ttl)
+        );
         say("ready");
         detach_stdout();
         let reason = wait_for_end(prepared.ttl).await;

@@ -5,6 +5,7 @@ pub mod args;
 mod hold;
 mod inject;
 mod list;
+pub mod logging;
 mod show;
 mod targets;
 mod teardown;
@@ -37,6 +38,17 @@ impl From<Status> for ExitCode {
 
 /// Runs one headless subcommand.
 pub fn run(cli: Cli) -> Status {
+    // Commands with side effects keep a log; the catalog commands only print.
+    let _log = match cli.command {
+        Command::Inject(_) | Command::Teardown(_) | Command::Hold(_) => {
+            let dir = cli
+                .state_dir
+                .clone()
+                .unwrap_or_else(crate::engine::journal::default_state_dir);
+            logging::to_file(&dir)
+        }
+        _ => None,
+    };
     match cli.command {
         Command::List(args) => with_catalog(&cli.catalog_dirs, |c| list::run(c, &args)),
         Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
