@@ -223,3 +223,29 @@ where
             )
         })
 }
+
+/// Whether a table (or any relation) of that name exists.
+pub async fn table_exists(
+    client: &Client,
+    target: &PgTarget,
+    table: &str,
+) -> Result<bool, DriverError> {
+    client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| DriverError::failed(target.conn.masked(), conn::describe(&e)))
+}
+
+/// `Residual` while a table chaosdeck created for a fault still exists.
+pub async fn verify_table_gone(
+    client: &Client,
+    target: &PgTarget,
+    table: &str,
+) -> Result<Verification, DriverError> {
+    Ok(if table_exists(client, target, table).await? {
+        Verification::Residual(format!("table {table} still exists"))
+    } else {
+        Verification::Verified
+    })
+}

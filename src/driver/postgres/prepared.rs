@@ -212,16 +212,7 @@ pub(super) async fn verify(
         Verification::Verified
     }];
     if *created_table {
-        let exists: bool = admin
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| DriverError::failed(target.conn.masked(), describe(&e)))?;
-        if exists {
-            checks.push(Verification::Residual(format!(
-                "table {table} still exists"
-            )));
-        }
+        checks.push(super::verify_table_gone(&admin, target, table).await?);
     }
     Ok(Verification::all(checks))
 }

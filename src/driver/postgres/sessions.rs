@@ -94,7 +94,7 @@ pub(super) async fn plan(
     let mut drop_tables = Vec::new();
     let mut blast_radius = blast_radius;
     if let Some(table) = table {
-        if !table_exists(&admin, target, table).await? {
+        if !super::table_exists(&admin, target, table).await? {
             drop_tables.push(table.to_string());
             blast_radius.push_str(&format!(" (creates table {table}, dropped at teardown)"));
         }
@@ -106,18 +106,6 @@ pub(super) async fn plan(
         },
         blast_radius,
     })
-}
-
-async fn table_exists(
-    client: &Client,
-    target: &PgTarget,
-    table: &str,
-) -> Result<bool, DriverError> {
-    client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| DriverError::failed(target.conn.masked(), describe(&e)))
 }
 
 /// Creates a one-row table chaosdeck owns, when the plan said it is missing.
@@ -318,16 +306,7 @@ pub(super) async fn verify_ended(
         ))
     }];
     for table in drop_tables {
-        let exists: bool = admin
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[table])
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(|e| DriverError::failed(target.conn.masked(), describe(&e)))?;
-        if exists {
-            checks.push(Verification::Residual(format!(
-                "table {table} still exists"
-            )));
-        }
+        checks.push(super::verify_table_gone(&admin, target, table).await?);
     }
     Ok(Verification::all(checks))
 }
