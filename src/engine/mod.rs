@@ -3,3 +3,4 @@
 
 pub mod inject;
 pub mod journal;
+pub mod record;
