@@ -153,6 +153,7 @@ pub async fn apply(
             let proxy = FaultProxy::start(target.listen, target.upstream.clone()).await?;
             proxy.set_faults(faults)?;
             let mut hold = Hold::new();
+            hold.set_proxy_stats(proxy.stats_reader());
             let token = hold.token();
             hold.push(tokio::spawn(async move {
                 token.cancelled().await;

@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Hold {
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// The counters of a fault proxy this hold keeps running, for its sampler.
+    proxy_stats: Option<crate::driver::proxy::ProxyStatsReader>,
 }
 
 impl Hold {
@@ -29,6 +31,9 @@ impl Hold {
 
     /// Merges another hold into this one.
     pub fn absorb(&mut self, mut other: Hold) {
+        if self.proxy_stats.is_none() {
+            self.proxy_stats = other.proxy_stats.take();
+        }
         let token = std::mem::take(&mut other.cancel);
         let child = self.cancel.clone();
         let tasks = std::mem::take(&mut other.tasks);
@@ -50,6 +55,15 @@ impl Hold {
                 }
             }
         }
+    }
+
+    /// Attaches the counters of the fault proxy this hold keeps running.
+    pub fn set_proxy_stats(&mut self, reader: crate::driver::proxy::ProxyStatsReader) {
+        self.proxy_stats = Some(reader);
+    }
+
+    pub fn proxy_stats(&self) -> Option<&crate::driver::proxy::ProxyStatsReader> {
+        self.proxy_stats.as_ref()
     }
 
     pub fn is_empty(&self) -> bool {

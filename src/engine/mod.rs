@@ -3,4 +3,13 @@
 
 pub mod inject;
 pub mod journal;
+pub mod probe_track;
 pub mod record;
+pub mod run;
+pub mod runner;
+pub mod series_stats;
+pub mod step;
+pub mod verdict;
+
+pub use run::{Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
+pub use step::step;

@@ -1,0 +1,370 @@
+//! The runner: carries out the effects of the pure run state machine. It owns the
+//! probe and sampler tasks, injects and tears down through `inject.rs` in tasks of
+//! their own (so probes keep flowing meanwhile), keeps time, and reports to whoever
+//! watches (the headless CLI's progress lines, the console) over a channel.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::inject::{self, Active, InjectFailure, Step, StepOutcome};
+use super::journal::{Event, Journal};
+use super::record::{FaultSummary, RunRecord, TeardownStep, TimelineEntry};
+use super::run::{Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
+use super::step::step;
+use crate::catalog::FaultSpec;
+use crate::driver::dispatch::RunContext;
+use crate::driver::targets::Targets;
+use crate::observe::{MetricBatch, ProbeSample, ProbeSpec, SamplerSet};
+
+/// How often deadlines (TTL, observation window, recovery watch) are checked.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Everything one experiment needs, checked before it starts.
+#[derive(Debug)]
+pub struct Experiment {
+    pub run_id: String,
+    pub spec: FaultSpec,
+    pub steps: Vec<Step>,
+    pub targets: Targets,
+    /// Parameter values as used, by name.
+    pub params: BTreeMap<String, String>,
+    pub probes: Vec<(ProbeSpec, ProbeRole)>,
+    pub samplers: SamplerSet,
+    pub sample_interval: Duration,
+    pub stable_for: u32,
+    pub observe_for: Option<Duration>,
+    pub ttl: Duration,
+    pub preflight_timeout: Duration,
+}
+
+/// How approval is given.
+#[derive(Debug, Clone)]
+pub enum GateMode {
+    /// Approved ahead (headless `--yes`): the words say how.
+    Approved(String),
+    /// Ask the watcher ([`EngineEvent::GateNeeded`]) and wait for
+    /// [`EngineCmd::Approve`] or [`EngineCmd::Refuse`].
+    Ask,
+}
+
+/// Commands to a running experiment.
+#[derive(Debug, Clone)]
+pub enum EngineCmd {
+    Approve { by: String },
+    Refuse { why: String },
+    Stop(StopReason),
+    Note(String),
+}
+
+/// What a running experiment reports.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    Phase(Phase),
+    Timeline(TimelineEntry),
+    Probe(ProbeSample),
+    Metrics(MetricBatch),
+    GateNeeded,
+    Finished(Box<RunRecord>),
+}
+
+enum Work {
+    Injected(Result<Active, InjectFailure>),
+    TornDown(Vec<StepOutcome>),
+}
+
+/// Runs one experiment from preflight to verdict and returns its record. Every exit
+/// path tears down what was injected; a panic elsewhere drops the holds (session-bound
+/// faults end) and leaves the journal to `teardown --dangling`.
+pub async fn run_experiment(
+    exp: Experiment,
+    journal: Journal,
+    gate: GateMode,
+    mut cmds: mpsc::Receiver<EngineCmd>,
+    events: mpsc::Sender<EngineEvent>,
+) -> RunRecord {
+    let started_at = super::journal::now_rfc3339();
+    let cancel = CancellationToken::new();
+    let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeSample>(256);
+    let (metric_tx, mut metric_rx) = mpsc::channel::<MetricBatch>(64);
+    let specs: Vec<ProbeSpec> = exp.probes.iter().map(|(s, _)| s.clone()).collect();
+    let mut tasks = crate::observe::spawn_probes(&specs, probe_tx, cancel.clone());
+    tasks.extend(crate::observe::spawn_samplers(
+        exp.samplers.clone(),
+        exp.sample_interval,
+        metric_tx.clone(),
+        cancel.clone(),
+    ));
+
+    let setup = setup_of(&exp);
+    let now = Instant::now();
+    let mut run = Run::new(setup, now);
+    let problems = preflight_problems(&exp, &journal).await;
+    let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems }, now);
+    let mut active: Option<Active> = None;
+    let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut phase = run.phase;
+    let _ = events.send(EngineEvent::Phase(phase)).await;
+
+    loop {
+        for effect in std::mem::take(&mut pending) {
+            match effect {
+                Effect::AskGate => match &gate {
+                    GateMode::Approved(how) => {
+                        let how = how.clone();
+                        approve(&mut run, &exp, &journal, how, &mut pending);
+                    }
+                    GateMode::Ask => {
+                        let _ = events.send(EngineEvent::GateNeeded).await;
+                    }
+                },
+                Effect::Inject => spawn_inject(&exp, &journal, work_tx.clone()),
+                Effect::Teardown => match active.take() {
+                    Some(on) => spawn_teardown(on, &exp, &journal, work_tx.clone()),
+                    None => pending.extend(step(
+                        &mut run,
+                        Input::TornDown { steps: vec![] },
+                        Instant::now(),
+                    )),
+                },
+                Effect::Timeline(entry) => {
+                    tracing::info!(run = %exp.run_id, "{}", entry.text);
+                    let _ = events.send(EngineEvent::Timeline(entry)).await;
+                }
+                Effect::Finished => {}
+            }
+        }
+        if run.phase != phase {
+            phase = run.phase;
+            let _ = events.send(EngineEvent::Phase(phase)).await;
+        }
+        if run.phase == Phase::Done && pending.is_empty() {
+            break;
+        }
+        if !pending.is_empty() {
+            continue;
+        }
+        let input = tokio::select! {
+            Some(sample) = probe_rx.recv() => {
+                let _ = events.try_send(EngineEvent::Probe(sample.clone()));
+                Input::Probe(sample)
+            }
+            Some(batch) = metric_rx.recv() => {
+                let _ = events.try_send(EngineEvent::Metrics(batch.clone()));
+                Input::Metrics(batch)
+            }
+            Some(work) = work_rx.recv() => match work {
+                Work::Injected(Ok(on)) => {
+                    start_proxy_samplers(&on, &exp, &metric_tx, &cancel, &mut tasks);
+                    let blast = on.steps.iter().map(|s| s.blast_radius.clone()).collect();
+                    active = Some(on);
+                    Input::Injected { blast_radius: blast }
+                }
+                Work::Injected(Err(failure)) => Input::InjectFailed {
+                    error: failure.error.to_string(),
+                    rollback: failure.rollback.iter().map(teardown_step).collect(),
+                },
+                Work::TornDown(outcomes) => Input::TornDown {
+                    steps: outcomes.iter().map(teardown_step).collect(),
+                },
+            },
+            cmd = cmds.recv() => match cmd {
+                Some(EngineCmd::Approve { by }) if run.phase == Phase::Gate => {
+                    approve(&mut run, &exp, &journal, by, &mut pending);
+                    continue;
+                }
+                Some(EngineCmd::Approve { .. }) => continue,
+                Some(EngineCmd::Refuse { why }) => Input::GateRefused { why },
+                Some(EngineCmd::Stop(reason)) => Input::Stop(reason),
+                Some(EngineCmd::Note(text)) => Input::Note(text),
+                // Whoever drove the run is gone: stop as an interrupt would.
+                None => Input::Stop(StopReason::Interrupt),
+            },
+            _ = ticker.tick() => Input::Tick,
+        };
+        pending.extend(step(&mut run, input, Instant::now()));
+    }
+
+    cancel.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let record = super::verdict::build_record(
+        &run,
+        fault_summary(&exp.spec),
+        describe_targets(&exp),
+        exp.params.clone(),
+        exp.run_id.clone(),
+        started_at,
+    );
+    let _ = events.send(EngineEvent::Finished(Box::new(record.clone()))).await;
+    record
+}
+
+fn setup_of(exp: &Experiment) -> RunSetup {
+    let probe_interval = exp
+        .probes
+        .iter()
+        .map(|(s, _)| s.interval)
+        .max()
+        .unwrap_or(crate::observe::probe::DEFAULT_INTERVAL);
+    RunSetup {
+        fault_id: exp.spec.id.clone(),
+        severity: exp.spec.severity,
+        expect_impact: exp.spec.expect.impact.clone(),
+        recover_within: exp.spec.expect.recover_within.as_duration(),
+        self_healing: exp.spec.expect.self_healing,
+        ttl: exp.ttl,
+        observe_for: exp.observe_for,
+        probes: exp.probes.iter().map(|(_, r)| r.clone()).collect(),
+        stable_for: exp.stable_for,
+        preflight_timeout: exp.preflight_timeout,
+        probe_interval,
+    }
+}
+
+/// What must be true before a fault may go on: nothing dangling, every step plans.
+async fn preflight_problems(exp: &Experiment, journal: &Journal) -> Vec<String> {
+    let mut problems = Vec::new();
+    match journal.dangling() {
+        Ok(d) if !d.is_empty() => problems.push(format!(
+            "{} fault step(s) from earlier runs are still on; run `chaosdeck teardown --dangling` first",
+            d.len()
+        )),
+        Ok(_) => {}
+        Err(e) => problems.push(e.to_string()),
+    }
+    let ctx = context(exp);
+    for (kind, result) in inject::dry_run(&exp.steps, &exp.targets, &ctx).await {
+        if let Err(e) = result {
+            problems.push(format!("{kind}: {e}"));
+        }
+    }
+    problems
+}
+
+fn context(exp: &Experiment) -> RunContext {
+    RunContext {
+        run_id: exp.run_id.clone(),
+        fault_id: exp.spec.id.clone(),
+        ttl: exp.ttl,
+    }
+}
+
+fn approve(run: &mut Run, exp: &Experiment, journal: &Journal, by: String, out: &mut Vec<Effect>) {
+    let target = describe_targets(exp);
+    let event = Event::Approved {
+        severity: exp.spec.severity.to_string(),
+        target: target.clone(),
+        how: by.clone(),
+    };
+    if let Err(e) = journal.append(&exp.run_id, &exp.spec.id, 0, event) {
+        tracing::warn!("{e}");
+    }
+    out.extend(step(
+        run,
+        Input::GateApproved { by, target },
+        Instant::now(),
+    ));
+}
+
+fn spawn_inject(exp: &Experiment, journal: &Journal, tx: mpsc::Sender<Work>) {
+    let (journal, ctx) = (journal.clone(), context(exp));
+    let (steps, targets) = (exp.steps.clone(), exp.targets.clone());
+    tokio::spawn(async move {
+        let result = inject::inject(&journal, &ctx, &steps, &targets, |line| {
+            tracing::info!("{line}");
+        })
+        .await;
+        // If the runner is gone, tear down here rather than leave the fault on.
+        if let Err(tokio::sync::mpsc::error::SendError(Work::Injected(Ok(active)))) =
+            tx.send(Work::Injected(result)).await
+        {
+            inject::teardown(&journal, active, &targets).await;
+        }
+    });
+}
+
+fn spawn_teardown(active: Active, exp: &Experiment, journal: &Journal, tx: mpsc::Sender<Work>) {
+    let (journal, targets) = (journal.clone(), exp.targets.clone());
+    let (done_tx, done_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let _ = done_tx.send(inject::teardown(&journal, active, &targets).await);
+    });
+    tokio::spawn(async move {
+        if let Ok(outcomes) = done_rx.await {
+            let _ = tx.send(Work::TornDown(outcomes)).await;
+        }
+    });
+}
+
+fn start_proxy_samplers(
+    active: &Active,
+    exp: &Experiment,
+    tx: &mpsc::Sender<MetricBatch>,
+    cancel: &CancellationToken,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) {
+    for step in &active.steps {
+        if let Some(reader) = step.hold.as_ref().and_then(|h| h.proxy_stats()) {
+            let set = SamplerSet {
+                proxy: Some(reader.clone()),
+                ..SamplerSet::default()
+            };
+            tasks.extend(crate::observe::spawn_samplers(
+                set,
+                exp.sample_interval,
+                tx.clone(),
+                cancel.clone(),
+            ));
+        }
+    }
+}
+
+fn teardown_step(outcome: &StepOutcome) -> TeardownStep {
+    TeardownStep {
+        fault: outcome.fault.clone(),
+        action: outcome.kind.clone(),
+        result: outcome.describe(),
+        verified: outcome.verified(),
+    }
+}
+
+fn fault_summary(spec: &FaultSpec) -> FaultSummary {
+    FaultSummary {
+        id: spec.id.clone(),
+        name: spec.name.clone(),
+        category: spec.category,
+        severity: spec.severity,
+        expect_impact: spec.expect.impact.clone(),
+        recover_within_ms: spec.expect.recover_within.as_duration().as_millis() as u64,
+        self_healing: spec.expect.self_healing,
+    }
+}
+
+/// The targets in words, for reports: never a password.
+pub fn describe_targets(exp: &Experiment) -> String {
+    let mut parts = Vec::new();
+    let record = exp.targets.record();
+    if let Some(pg) = record.postgres {
+        parts.push(format!("postgres {pg}"));
+    }
+    if let Some(c) = record.container {
+        parts.push(format!("container {c}"));
+    }
+    if let Some(p) = record.process {
+        parts.push(format!("process {p}"));
+    }
+    if let Some(p) = record.proxy {
+        parts.push(format!("proxy {}={}", p.listen, p.upstream));
+    }
+    if parts.is_empty() {
+        parts.push("this host".into());
+    }
+    crate::driver::postgres::conn::mask_password(&parts.join(", "))
+}
