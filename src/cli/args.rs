@@ -18,6 +18,10 @@ pub struct Cli {
     #[arg(long = "state-dir", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
 
+    /// The targets, services, probes and policy file (targets.yaml).
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,6 +38,10 @@ pub enum Command {
     Inject(InjectArgs),
     /// Undo faults the journal says are on, and verify the undo.
     Teardown(TeardownArgs),
+    /// Run one experiment headless: preflight, inject, observe, teardown, recovery, verdict.
+    Run(RunArgs),
+    /// Run a game-day plan: several experiments in order, with a scorecard.
+    Gameday(GamedayArgs),
     /// The process that holds an injected fault; `inject` starts it itself.
     #[command(name = "__hold", hide = true)]
     Hold(HoldArgs),
@@ -177,4 +185,80 @@ pub struct HoldArgs {
     /// The run id chosen by `inject`.
     #[arg(long)]
     pub run: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The fault id, such as db-max-connections.
+    #[arg(value_name = "ID", required_unless_present = "id")]
+    pub fault: Option<String>,
+    /// The fault id, for those who type it as a flag.
+    #[arg(long, conflicts_with = "fault")]
+    pub id: Option<String>,
+    /// A named target from --config; the quick target flags add to it.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// A steady-state probe: [NAME=]http://…, [NAME=]tcp://HOST:PORT or [NAME=]sql:QUERY (repeatable).
+    #[arg(long = "probe", value_name = "PROBE")]
+    pub probes: Vec<String>,
+    /// How long to observe after injecting before tearing down (never past the TTL).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub duration: crate::catalog::duration::HumanDuration,
+    /// Time between two checks of the --probe probes (default 250ms, or the config's).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<crate::catalog::duration::HumanDuration>,
+    /// Consecutive passing checks that count as recovered (default 3, or the config's).
+    #[arg(long = "stable-for", value_name = "N")]
+    pub stable_for: Option<u32>,
+    /// Set a parameter of the fault (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Approve faults up to high severity without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// With --yes, approve critical faults too.
+    #[arg(long = "allow-critical")]
+    pub allow_critical: bool,
+    /// Refuse faults above this severity.
+    #[arg(long = "max-severity", value_name = "SEVERITY")]
+    pub max_severity: Option<Severity>,
+    /// Tear the fault down after this long at the latest instead of the catalog's TTL.
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<crate::catalog::duration::HumanDuration>,
+    /// Write the Markdown report here and the JSON report beside it.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+    /// Print the run's record as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RunArgs {
+    pub fn fault_id(&self) -> Option<&str> {
+        self.fault.as_deref().or(self.id.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GamedayArgs {
+    /// The plan: experiments in order, with pauses between them.
+    #[arg(value_name = "PLAN.yaml")]
+    pub plan: PathBuf,
+    /// Approve faults up to high severity without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// With --yes, approve critical faults too.
+    #[arg(long = "allow-critical")]
+    pub allow_critical: bool,
+    /// Refuse faults above this severity.
+    #[arg(long = "max-severity", value_name = "SEVERITY")]
+    pub max_severity: Option<Severity>,
+    /// Write the Markdown report here and the JSON report beside it.
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+    /// Print the game day's record as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
 }

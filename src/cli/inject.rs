@@ -1,7 +1,6 @@
 //! `chaosdeck inject ID`: approve, start a holder process that injects the fault and
 //! keeps it on until teardown or its TTL, then print the responder prompt.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,21 +8,12 @@ use std::time::Duration;
 
 use super::args::InjectArgs;
 use super::Status;
-use crate::catalog::resolve::ParamValues;
-use crate::catalog::{Catalog, FaultSpec, Severity};
+use crate::catalog::Catalog;
 use crate::driver::dispatch::RunContext;
-use crate::driver::targets::Targets;
-use crate::engine::inject::{self, Step};
+use crate::engine::inject;
 
 /// Everything an injection needs, checked before anything is touched.
-pub struct Prepared {
-    pub spec: FaultSpec,
-    pub steps: Vec<Step>,
-    pub targets: Targets,
-    pub values: ParamValues,
-    pub builtins: BTreeMap<&'static str, String>,
-    pub ttl: Duration,
-}
+pub type Prepared = crate::engine::experiment::Resolved;
 
 /// Loads the fault, checks policy and approval, parses targets and parameters.
 pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, String> {
@@ -33,78 +23,21 @@ pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, 
             "inject needs a fault id, such as: chaosdeck inject db-max-connections --conn …".into(),
         );
     };
-    let Some(spec) = catalog.get(id) else {
-        let hint = catalog
-            .suggest(id)
-            .map(|s| format!("; did you mean \"{s}\"?"))
-            .unwrap_or_default();
-        return Err(format!(
-            "unknown fault id \"{id}\"{hint} (`chaosdeck list` shows every id)"
-        ));
-    };
-    check_approval(spec, args)?;
-    let targets = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
-    let mut overrides = BTreeMap::new();
-    for pair in &args.params {
-        let Some((name, value)) = pair.split_once('=') else {
-            return Err(format!(
-                "invalid --param \"{pair}\"; expected NAME=VALUE such as reserve=3"
-            ));
+    if let Some(spec) = catalog.get(id) {
+        let approval = super::approval::Approval {
+            yes: args.yes,
+            allow_critical: args.allow_critical,
+            max_severity: args.max_severity,
         };
-        overrides.insert(name.trim().to_string(), value.to_string());
-    }
-    let values = spec
-        .param_values(&overrides)
-        .map_err(|e| format!("{}: {}", spec.id, e.message))?;
-    let target_name = targets
-        .describe(spec.target)
-        .unwrap_or_else(|| spec.target.to_string());
-    let builtins: BTreeMap<&'static str, String> =
-        [("target", target_name), ("fault", spec.id.clone())].into();
-    let steps = inject::expand(&catalog, spec, &values, &builtins)?;
-    let ttl = args
-        .ttl
-        .map(|t| t.as_duration())
-        .unwrap_or(spec.ttl.as_duration());
-    Ok(Prepared {
-        spec: spec.clone(),
-        steps,
-        targets,
-        values,
-        builtins,
-        ttl,
-    })
-}
-
-/// The headless gate: `--yes` up to high, `--allow-critical` too for critical, and
-/// never above `--max-severity`.
-fn check_approval(spec: &FaultSpec, args: &InjectArgs) -> Result<(), String> {
-    if let Some(max) = args.max_severity {
-        if spec.severity > max {
-            return Err(format!(
-                "\"{}\" is {} severity; the policy allows at most {max} (--max-severity)",
-                spec.id, spec.severity
-            ));
+        if !args.dry_run {
+            approval.check(spec)?;
+        } else {
+            approval.check_policy(spec)?;
         }
     }
-    if args.dry_run {
-        return Ok(());
-    }
-    if !args.yes {
-        return Err(format!(
-            "\"{}\" is {} severity: pass --yes to inject it without the console's gate ({}), or --dry-run to see what it would do",
-            spec.id,
-            spec.severity,
-            spec.severity.gate()
-        ));
-    }
-    if spec.severity == Severity::Critical && !args.allow_critical {
-        return Err(format!(
-            "\"{}\" is critical: pass --yes --allow-critical to inject it",
-            spec.id
-        ));
-    }
-    Ok(())
+    let targets = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let ttl = args.ttl.map(|t| t.as_duration());
+    crate::engine::experiment::resolve(&catalog, id, &args.params, targets, ttl)
 }
 
 pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectArgs) -> Status {

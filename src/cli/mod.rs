@@ -2,9 +2,13 @@
 //! status; nothing here draws a screen.
 
 pub mod args;
+mod approval;
+mod execute;
+mod gameday;
 mod hold;
 mod inject;
 mod list;
+mod run;
 pub mod logging;
 mod show;
 mod targets;
@@ -40,7 +44,11 @@ impl From<Status> for ExitCode {
 pub fn run(cli: Cli) -> Status {
     // Commands with side effects keep a log; the catalog commands only print.
     let _log = match cli.command {
-        Command::Inject(_) | Command::Teardown(_) | Command::Hold(_) => {
+        Command::Inject(_)
+        | Command::Teardown(_)
+        | Command::Hold(_)
+        | Command::Run(_)
+        | Command::Gameday(_) => {
             let dir = cli
                 .state_dir
                 .clone()
@@ -55,6 +63,22 @@ pub fn run(cli: Cli) -> Status {
         Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),
         Command::Inject(args) => inject::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Teardown(args) => teardown::run(cli.state_dir.as_ref(), &args),
+        Command::Run(args) => run::run(
+            &run::Context {
+                catalog_dirs: &cli.catalog_dirs,
+                state_dir: cli.state_dir.as_ref(),
+                config: cli.config.as_ref(),
+            },
+            &args,
+        ),
+        Command::Gameday(args) => gameday::run(
+            &run::Context {
+                catalog_dirs: &cli.catalog_dirs,
+                state_dir: cli.state_dir.as_ref(),
+                config: cli.config.as_ref(),
+            },
+            &args,
+        ),
         Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Stress(args) => match crate::driver::host::run_stressor(args) {
             code if code == ExitCode::SUCCESS => Status::Pass,

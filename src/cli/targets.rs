@@ -37,3 +37,15 @@ pub fn from_args(args: &TargetArgs) -> Result<Targets, DriverError> {
         exe,
     })
 }
+
+/// A named target from the config with the quick flags laid over it: a flag that is
+/// given wins.
+pub fn overlay(named: Targets, flags: Targets) -> Targets {
+    Targets {
+        postgres: flags.postgres.or(named.postgres),
+        container: flags.container.or(named.container),
+        process: flags.process.or(named.process),
+        proxy: flags.proxy.or(named.proxy),
+        exe: flags.exe,
+    }
+}

@@ -10,7 +10,7 @@ use super::docker::{self, DockerUndo};
 use super::host::{self, HostFault, HostUndo};
 use super::postgres::{self, PgRun, PgUndo};
 use super::process::{self, ProcessFault, ProcessUndo};
-use super::proxy::{FaultProxy, ProxyFaults};
+use super::proxy::{running, FaultProxy, ProxyFaults};
 use super::targets::{ProxyTarget, Targets};
 use super::{DriverError, Hold, Plan, Verification};
 use crate::catalog::Action;
@@ -150,6 +150,20 @@ pub async fn apply(
         }
         Undo::Proxy(target) => {
             let faults = ProxyFaults::from_actions(std::slice::from_ref(action))?;
+            if let Some(running) = running::running(target.listen) {
+                // A proxy the run keeps: the fault changes it, release puts it back.
+                running.set_faults(faults)?;
+                let mut hold = Hold::new();
+                hold.set_proxy_stats(running.stats_reader());
+                let token = hold.token();
+                hold.push(tokio::spawn(async move {
+                    token.cancelled().await;
+                    if let Err(e) = running.set_faults(ProxyFaults::none()) {
+                        tracing::warn!("fault proxy: cannot clear faults: {e}");
+                    }
+                }));
+                return Ok((hold, None));
+            }
             let proxy = FaultProxy::start(target.listen, target.upstream.clone()).await?;
             proxy.set_faults(faults)?;
             let mut hold = Hold::new();
@@ -189,8 +203,12 @@ pub async fn undo(undo: &Undo, targets: &Targets) -> Result<(), DriverError> {
         }
         Undo::Process(u) => process::undo(u).map(|_| ()),
         Undo::Host(u) => host::undo(u).await.map(|_| ()),
-        // The proxy ends with its hold; if its holder died, so did its listener.
-        Undo::Proxy(_) => Ok(()),
+        // A proxy the run keeps is put back to passing traffic; one of the fault's
+        // own ends with its hold (if its holder died, so did its listener).
+        Undo::Proxy(target) => match running::running(target.listen) {
+            Some(running) => running.set_faults(ProxyFaults::none()),
+            None => Ok(()),
+        },
         Undo::Command(u) => command::undo(u).await,
     }
 }
@@ -213,7 +231,10 @@ pub async fn verify(undo: &Undo, targets: &Targets) -> Result<Verification, Driv
         }
         Undo::Process(u) => Ok(process::verify(u)),
         Undo::Host(u) => Ok(host::verify(u)),
-        Undo::Proxy(target) => Ok(verify_proxy_gone(target).await),
+        Undo::Proxy(target) => match running::running(target.listen) {
+            Some(running) => Ok(running.verify_passthrough().await),
+            None => Ok(verify_proxy_gone(target).await),
+        },
         Undo::Command(u) => command::verify(u).await,
     }
 }

@@ -1,10 +1,13 @@
 //! The run: a pure state machine, the runner that carries its effects out, timings,
 //! guards, TTLs and the journal.
 
+pub mod experiment;
+pub mod gameday;
 pub mod inject;
 pub mod journal;
 pub mod probe_track;
 pub mod record;
+pub mod recover;
 pub mod run;
 pub mod runner;
 pub mod series_stats;

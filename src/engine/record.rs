@@ -101,7 +101,7 @@ pub struct ProbeSummary {
 /// The measured times. `None` when the moment never came.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {
-    /// First failing probe after injection, from the moment injection finished.
+    /// First failing check that started once injection began, from that moment.
     pub time_to_impact_ms: Option<u64>,
     /// From the start of teardown until every step was undone and verified.
     pub teardown_ms: Option<u64>,

@@ -147,6 +147,11 @@ pub struct Run {
     pub timeline: Vec<TimelineEntry>,
     pub approvals: Vec<Approval>,
     pub notes: Vec<Note>,
+    /// When injection began (approval given): impact and self-healing recovery
+    /// count from here, since a fault hurts from its first side effect.
+    pub inject_started: Option<Instant>,
+    /// When every step was in place: the TTL and the observation window count from
+    /// here.
     pub injected_at: Option<Instant>,
     pub impact_at: Option<Instant>,
     pub teardown_started: Option<Instant>,
@@ -174,6 +179,7 @@ impl Run {
             timeline: Vec::new(),
             approvals: Vec::new(),
             notes: Vec::new(),
+            inject_started: None,
             injected_at: None,
             impact_at: None,
             teardown_started: None,

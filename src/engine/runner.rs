@@ -17,6 +17,8 @@ use super::run::{Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
 use super::step::step;
 use crate::catalog::FaultSpec;
 use crate::driver::dispatch::RunContext;
+use crate::driver::proxy::running::{self, RunningProxy};
+use crate::driver::proxy::FaultProxy;
 use crate::driver::targets::Targets;
 use crate::observe::{MetricBatch, ProbeSample, ProbeSpec, SamplerSet};
 
@@ -91,9 +93,14 @@ pub async fn run_experiment(
     let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeSample>(256);
     let (metric_tx, mut metric_rx) = mpsc::channel::<MetricBatch>(64);
     let specs: Vec<ProbeSpec> = exp.probes.iter().map(|(s, _)| s.clone()).collect();
+    let (proxy, proxy_problem) = start_run_proxy(&exp).await;
+    let mut samplers = exp.samplers.clone();
+    if let Some(running) = &proxy {
+        samplers.proxy = Some(running.proxy().stats_reader());
+    }
     let mut tasks = crate::observe::spawn_probes(&specs, probe_tx, cancel.clone());
     tasks.extend(crate::observe::spawn_samplers(
-        exp.samplers.clone(),
+        samplers,
         exp.sample_interval,
         metric_tx.clone(),
         cancel.clone(),
@@ -102,7 +109,8 @@ pub async fn run_experiment(
     let setup = setup_of(&exp);
     let now = Instant::now();
     let mut run = Run::new(setup, now);
-    let problems = preflight_problems(&exp, &journal).await;
+    let mut problems = preflight_problems(&exp, &journal).await;
+    problems.extend(proxy_problem);
     let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems }, now);
     let mut active: Option<Active> = None;
     let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
@@ -160,7 +168,9 @@ pub async fn run_experiment(
             }
             Some(work) = work_rx.recv() => match work {
                 Work::Injected(Ok(on)) => {
-                    start_proxy_samplers(&on, &exp, &metric_tx, &cancel, &mut tasks);
+                    if proxy.is_none() {
+                        start_proxy_samplers(&on, &exp, &metric_tx, &cancel, &mut tasks);
+                    }
                     let blast = on.steps.iter().map(|s| s.blast_radius.clone()).collect();
                     active = Some(on);
                     Input::Injected { blast_radius: blast }
@@ -194,6 +204,9 @@ pub async fn run_experiment(
     for task in tasks {
         let _ = task.await;
     }
+    if let Some(running) = proxy {
+        running.shutdown().await;
+    }
     let record = super::verdict::build_record(
         &run,
         fault_summary(&exp.spec),
@@ -204,6 +217,22 @@ pub async fn run_experiment(
     );
     let _ = events.send(EngineEvent::Finished(Box::new(record.clone()))).await;
     record
+}
+
+/// Starts the fault proxy of the run's proxy target, passing traffic, so steady state
+/// is measured through it and a fault only changes what it does. Nothing is started
+/// when one already runs at that address.
+async fn start_run_proxy(exp: &Experiment) -> (Option<RunningProxy>, Option<String>) {
+    let Some(target) = &exp.targets.proxy else {
+        return (None, None);
+    };
+    if running::running(target.listen).is_some() {
+        return (None, None);
+    }
+    match FaultProxy::start(target.listen, target.upstream.clone()).await {
+        Ok(proxy) => (Some(RunningProxy::register(target.listen, proxy)), None),
+        Err(e) => (None, Some(format!("fault proxy {}: {e}", target.listen))),
+    }
 }
 
 fn setup_of(exp: &Experiment) -> RunSetup {
@@ -351,8 +380,8 @@ fn fault_summary(spec: &FaultSpec) -> FaultSummary {
 pub fn describe_targets(exp: &Experiment) -> String {
     let mut parts = Vec::new();
     let record = exp.targets.record();
-    if let Some(pg) = record.postgres {
-        parts.push(format!("postgres {pg}"));
+    if let Some(pg) = &exp.targets.postgres {
+        parts.push(format!("postgres {}", pg.conn.masked()));
     }
     if let Some(c) = record.container {
         parts.push(format!("container {c}"));

@@ -96,6 +96,7 @@ fn approved(run: &mut Run, by: String, target: String, now: Instant, out: &mut V
     let text = format!("approved ({}) by {by}", run.setup.severity);
     run.say(now, TimelineKind::Approval, text, out);
     run.phase = Phase::Injecting;
+    run.inject_started = Some(now);
     out.push(Effect::Inject);
 }
 
@@ -168,9 +169,12 @@ fn probe(run: &mut Run, sample: ProbeSample, now: Instant, out: &mut Vec<Effect>
                 recovery_check(run, out);
             }
         }
-        Phase::Injecting if role.guard && !sample.up => {
-            run.pending_stop
-                .get_or_insert(StopReason::Guard(role.name.clone()));
+        Phase::Injecting => {
+            observe_sample(run, &sample, &role, out);
+            if role.guard && !sample.up {
+                run.pending_stop
+                    .get_or_insert(StopReason::Guard(role.name.clone()));
+            }
         }
         Phase::RecoveryWatch => {
             if recovery_check(run, out) {
@@ -181,9 +185,10 @@ fn probe(run: &mut Run, sample: ProbeSample, now: Instant, out: &mut Vec<Effect>
     }
 }
 
-/// Notes the first failing check after injection: the moment of impact.
+/// Notes the first failing check that started once injection began: the moment of
+/// impact.
 fn observe_sample(run: &mut Run, sample: &ProbeSample, role: &ProbeRole, out: &mut Vec<Effect>) {
-    let Some(injected) = run.injected_at else {
+    let Some(injected) = run.inject_started else {
         return;
     };
     if sample.up || sample.at < injected {
@@ -195,7 +200,7 @@ fn observe_sample(run: &mut Run, sample: &ProbeSample, role: &ProbeRole, out: &m
     }
     run.impact_at = Some(sample.at);
     let ms = sample.at.saturating_duration_since(injected).as_millis();
-    let text = format!("impact: {} failed {ms} ms after injection", role.name);
+    let text = format!("impact: {} failed {ms} ms after injection began", role.name);
     run.say(sample.at, TimelineKind::Impact, text, out);
 }
 
@@ -205,7 +210,7 @@ fn recovery_check(run: &mut Run, out: &mut Vec<Effect>) -> bool {
     if run.recovered_at.is_some() {
         return true;
     }
-    let anchor = match (run.setup.self_healing, run.injected_at, run.teardown_done) {
+    let anchor = match (run.setup.self_healing, run.inject_started, run.teardown_done) {
         (true, Some(injected), _) => injected,
         (false, _, Some(done)) => done,
         _ => return false,
@@ -279,7 +284,7 @@ fn tick(run: &mut Run, now: Instant, out: &mut Vec<Effect>) {
 
 fn recovery_deadline(run: &Run) -> Instant {
     let anchor = match run.setup.self_healing {
-        true => run.injected_at,
+        true => run.inject_started,
         false => run.teardown_done,
     };
     let grace = run.setup.probe_interval * run.setup.stable_for;

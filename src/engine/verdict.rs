@@ -133,7 +133,7 @@ fn impact_seen(run: &Run) -> Option<bool> {
 
 fn time_to_recover_ms(run: &Run) -> Option<u64> {
     let anchor = match run.setup.self_healing {
-        true => run.injected_at?,
+        true => run.inject_started?,
         false => run.teardown_done?,
     };
     let recovered = run.recovered_at?;
@@ -174,7 +174,7 @@ pub fn build_record(
         })
         .collect();
     let timings = Timings {
-        time_to_impact_ms: ms(run.injected_at, run.impact_at),
+        time_to_impact_ms: ms(run.inject_started, run.impact_at),
         teardown_ms: ms(run.teardown_started, run.teardown_done),
         time_to_recover_ms: time_to_recover_ms(run),
         recovery_from: match run.setup.self_healing {

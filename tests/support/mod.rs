@@ -6,6 +6,7 @@
 //! then the helper prints `SKIPPED: <reason>` and returns `None`. CI never sets it.
 #![allow(dead_code)]
 
+pub mod http_service;
 pub mod pg;
 
 use std::sync::atomic::{AtomicU32, Ordering};

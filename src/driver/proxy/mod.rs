@@ -82,6 +82,7 @@ pub use faults::{
 };
 use rng::Rng;
 use stats::{Counters, OpenGuard};
+pub mod running;
 pub use stats::{ProxyStats, ProxyStatsReader};
 pub use verify::verify_passthrough;
 

@@ -1,0 +1,294 @@
+//! `chaosdeck run ID`: one experiment headless — preflight, the `--yes` gate,
+//! inject, observe, teardown, recovery watch, verdict — with progress lines, a
+//! result block, and a report when asked.
+
+use std::path::{Path, PathBuf};
+
+use super::approval::Approval;
+use super::args::RunArgs;
+use super::execute::{execute, Executed, Progress};
+use super::Status;
+use crate::catalog::Catalog;
+use crate::config::{parse_probe_flag, Config, ObserveConfig};
+use crate::engine::experiment::{self, Watch};
+use crate::engine::journal::{default_state_dir, new_run_id, Journal};
+use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord};
+use crate::engine::runner::Experiment;
+
+/// Where a run reads from and writes to.
+pub struct Context<'a> {
+    pub catalog_dirs: &'a [PathBuf],
+    pub state_dir: Option<&'a PathBuf>,
+    pub config: Option<&'a PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Status {
+    let progress = if args.json {
+        Progress::Stderr
+    } else {
+        Progress::Stdout
+    };
+    let prepared = prepare(ctx, args);
+    let (exp, approved_by) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Status::InputError;
+        }
+    };
+    let dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
+    let journal = match Journal::open(&dir) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("{e}");
+            return Status::InputError;
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        eprintln!("cannot start the async runtime");
+        return Status::InputError;
+    };
+    progress.line(&format!(
+        "Running {} ({}, {}) as run {}",
+        exp.spec.id, exp.spec.name, exp.spec.severity, exp.run_id
+    ));
+    let executed = runtime.block_on(execute(exp, journal, approved_by, progress));
+    let record = match executed {
+        Executed::Finished { record, .. } => record,
+        Executed::Panicked {
+            message,
+            all_verified,
+        } => {
+            eprintln!("{message}");
+            return match all_verified {
+                true => Status::VerdictFailed,
+                false => Status::TeardownFailed,
+            };
+        }
+    };
+    if let Some(path) = &args.report {
+        match crate::report::write_report(path, &record) {
+            Ok((md, json)) => progress.line(&format!(
+                "Report: {} and {}",
+                md.display(),
+                json.display()
+            )),
+            Err(e) => eprintln!("{e}"),
+        }
+    }
+    if args.json {
+        println!("{}", crate::report::run_json(&record));
+    } else {
+        print!("{}", result_block(&record));
+    }
+    status_of(record.verdict.outcome)
+}
+
+pub fn status_of(outcome: Outcome) -> Status {
+    match outcome {
+        Outcome::Pass => Status::Pass,
+        Outcome::Fail | Outcome::Aborted => Status::VerdictFailed,
+        Outcome::TeardownFailed => Status::TeardownFailed,
+    }
+}
+
+/// Loads `--config` when given.
+pub fn load_config(path: Option<&PathBuf>) -> Result<Option<Config>, String> {
+    path.map(|p| Config::load(p).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+/// One experiment as asked for on the command line or in a game-day plan.
+pub struct Request<'a> {
+    pub fault_id: &'a str,
+    pub target: Option<&'a str>,
+    pub flag_targets: &'a super::args::TargetArgs,
+    pub probes: &'a [String],
+    /// Only these probes of the config (all when empty).
+    pub only_probes: &'a [String],
+    pub params: &'a [String],
+    pub approval: Approval,
+    pub observe: ObserveConfig,
+    pub duration: std::time::Duration,
+    pub ttl: Option<std::time::Duration>,
+}
+
+/// Everything checked before anything is touched; errors are input errors (exit 2).
+fn prepare(ctx: &Context, args: &RunArgs) -> Result<(Experiment, String), String> {
+    let catalog = Catalog::load(ctx.catalog_dirs).map_err(|e| e.to_string())?;
+    let config = load_config(ctx.config)?;
+    let Some(id) = args.fault_id() else {
+        return Err("run needs a fault id, such as: chaosdeck run db-max-connections --conn … --probe http://…".into());
+    };
+    let mut observe = config.as_ref().map(|c| c.observe).unwrap_or_default();
+    if let Some(interval) = args.interval {
+        observe.interval = interval.as_duration();
+    }
+    if let Some(n) = args.stable_for {
+        if n == 0 {
+            return Err("--stable-for 0: at least one passing check is needed; try 3".into());
+        }
+        observe.stable_for = n;
+    }
+    let request = Request {
+        fault_id: id,
+        target: args.target.as_deref(),
+        flag_targets: &args.targets,
+        probes: &args.probes,
+        only_probes: &[],
+        params: &args.params,
+        approval: Approval {
+            yes: args.yes,
+            allow_critical: args.allow_critical,
+            max_severity: args.max_severity,
+        },
+        observe,
+        duration: args.duration.as_duration(),
+        ttl: args.ttl.map(|t| t.as_duration()),
+    };
+    build(&catalog, config.as_ref(), &request, ctx.state_dir)
+}
+
+/// Resolves one request into an experiment and the words of its approval.
+pub fn build(
+    catalog: &Catalog,
+    config: Option<&Config>,
+    request: &Request,
+    state_dir: Option<&PathBuf>,
+) -> Result<(Experiment, String), String> {
+    let mut targets = super::targets::from_args(request.flag_targets).map_err(|e| e.to_string())?;
+    if let Some(name) = request.target {
+        let Some(config) = config else {
+            return Err(format!(
+                "target \"{name}\" names a target of a config file: pass --config targets.yaml"
+            ));
+        };
+        let named = config
+            .targets_named(name, targets.exe.clone())
+            .map_err(|e| e.to_string())?;
+        targets = super::targets::overlay(named, targets);
+    }
+    let one_off = one_off_probes(request.probes, &request.observe, &targets)?;
+    let configured = select_probes(config, request.only_probes)?;
+    let probes = experiment::probe_roles(configured, one_off);
+    check_unique_names(&probes)?;
+    let approval = match config {
+        Some(c) => request.approval.with_policy(c.policy.max_severity),
+        None => request.approval,
+    };
+    if let Some(spec) = catalog.get(request.fault_id) {
+        approval.check(spec)?;
+    }
+    let resolved =
+        experiment::resolve(catalog, request.fault_id, request.params, targets, request.ttl)?;
+    let approved_by = approval.words(&resolved.spec);
+    let watch = Watch {
+        probes,
+        observe: request.observe,
+        observe_for: Some(request.duration),
+        host_disk: host_disk(state_dir),
+    };
+    Ok((experiment::experiment(new_run_id(), resolved, watch), approved_by))
+}
+
+/// The config's probes, or only the named ones.
+fn select_probes(
+    config: Option<&Config>,
+    only: &[String],
+) -> Result<Vec<crate::config::ConfiguredProbe>, String> {
+    let all = config.map(|c| c.probes()).unwrap_or_default();
+    if only.is_empty() {
+        return Ok(all);
+    }
+    for name in only {
+        if !all.iter().any(|p| &p.spec.name == name) {
+            let known: Vec<&str> = all.iter().map(|p| p.spec.name.as_str()).collect();
+            return Err(format!(
+                "probes: unknown probe \"{name}\"; the config defines {}",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ));
+        }
+    }
+    Ok(all.into_iter().filter(|p| only.contains(&p.spec.name)).collect())
+}
+
+fn one_off_probes(
+    flags: &[String],
+    observe: &ObserveConfig,
+    targets: &crate::driver::targets::Targets,
+) -> Result<Vec<crate::observe::ProbeSpec>, String> {
+    let pg = targets.postgres.as_ref().map(|p| &p.conn);
+    flags
+        .iter()
+        .map(|flag| parse_probe_flag(flag, observe, pg))
+        .collect()
+}
+
+fn check_unique_names(probes: &[(crate::observe::ProbeSpec, crate::engine::ProbeRole)]) -> Result<(), String> {
+    for (i, (spec, _)) in probes.iter().enumerate() {
+        if probes[..i].iter().any(|(other, _)| other.name == spec.name) {
+            return Err(format!(
+                "two probes are named \"{}\"; name one of them with --probe NAME=…",
+                spec.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The disk the host sampler watches: the one holding the state folder.
+pub fn host_disk(state_dir: Option<&PathBuf>) -> PathBuf {
+    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
+    if dir.exists() {
+        dir
+    } else {
+        Path::new("/").to_path_buf()
+    }
+}
+
+fn ms(value: Option<u64>) -> String {
+    match value {
+        Some(ms) if ms >= 10_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{ms} ms"),
+        None => "—".into(),
+    }
+}
+
+/// The block printed at the end of a run.
+pub fn result_block(record: &RunRecord) -> String {
+    let t = &record.timings;
+    let v = &record.verdict;
+    let word = match v.outcome {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Aborted => "ABORTED",
+        Outcome::TeardownFailed => "TEARDOWN FAILED",
+    };
+    let from = match t.recovery_from {
+        RecoveryAnchor::TeardownDone => "from teardown done",
+        RecoveryAnchor::Injection => "from injection",
+    };
+    let mut out = String::new();
+    out.push_str(&format!("\nResult: {word}\n"));
+    out.push_str(&format!("  fault            {} ({})\n", record.fault.id, record.fault.name));
+    out.push_str(&format!("  target           {}\n", record.target));
+    out.push_str(&format!("  ended by         {}\n", v.ended_by));
+    out.push_str(&format!("  time to impact   {}\n", ms(t.time_to_impact_ms)));
+    out.push_str(&format!("  teardown         {}\n", ms(t.teardown_ms)));
+    out.push_str(&format!(
+        "  time to recover  {} ({from}; expected within {})\n",
+        ms(t.time_to_recover_ms),
+        ms(Some(record.fault.recover_within_ms))
+    ));
+    if !t.restarts.is_empty() {
+        let restarts: Vec<String> = t.restarts.iter().map(|(n, c)| format!("{n} {c}")).collect();
+        out.push_str(&format!("  restarts         {}\n", restarts.join(", ")));
+    }
+    for step in &record.teardown {
+        out.push_str(&format!("  teardown step    {} {}: {}\n", step.fault, step.action, step.result));
+    }
+    for reason in &v.reasons {
+        out.push_str(&format!("  verdict          {reason}\n"));
+    }
+    crate::driver::postgres::conn::mask_password(&out)
+}
