@@ -31,10 +31,9 @@ const SECTIONS: [&str; 11] = [
 /// A cluster with 20 slots and a non-superuser `app` role for the service (the
 /// superuser-reserved slots stay out of its reach, as in production).
 async fn cluster_and_service() -> (PgCluster, HttpService) {
-    let cluster = support::pg_cluster_with(
-        PgClusterOptions::default().setting("max_connections", "20"),
-    )
-    .unwrap();
+    let cluster =
+        support::pg_cluster_with(PgClusterOptions::default().setting("max_connections", "20"))
+            .unwrap();
     let admin = support::pg::client(&cluster).await;
     admin
         .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
@@ -74,7 +73,10 @@ async fn a_headless_run_of_db_max_connections_reports_impact_teardown_and_recove
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}");
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("impact"), "progress lines while it runs:\n{stdout}");
+    assert!(
+        stdout.contains("impact"),
+        "progress lines while it runs:\n{stdout}"
+    );
     assert!(stdout.contains("Result: PASS"), "{stdout}");
 
     let markdown = std::fs::read_to_string(&report).unwrap();
@@ -105,7 +107,8 @@ async fn a_headless_run_of_db_max_connections_reports_impact_teardown_and_recove
             .map(|e| e.offset_ms)
             .unwrap_or_else(|| panic!("no {kind:?} entry with {text:?}"))
     };
-    let inject_ms = offset(TimelineKind::Inject, "injected") - offset(TimelineKind::Approval, "approved");
+    let inject_ms =
+        offset(TimelineKind::Inject, "injected") - offset(TimelineKind::Approval, "approved");
     let impact = t.time_to_impact_ms.expect("impact was seen");
     assert!(
         impact <= inject_ms + interval,
@@ -141,7 +144,14 @@ async fn sigterm_during_a_run_tears_the_fault_down() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let child = chaosdeck(&state)
-        .args(["run", "db-max-connections", "--yes", "--duration", "5m", "--json"])
+        .args([
+            "run",
+            "db-max-connections",
+            "--yes",
+            "--duration",
+            "5m",
+            "--json",
+        ])
         .arg("--conn")
         .arg(cluster.conn_string())
         .arg("--probe")
@@ -164,7 +174,10 @@ async fn sigterm_during_a_run_tears_the_fault_down() {
         if row.get::<_, i64>(0) >= 10 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the fault never went on");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fault never went on"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     nix::sys::signal::kill(
@@ -178,8 +191,8 @@ async fn sigterm_during_a_run_tears_the_fault_down() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let record: RunRecord = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{stdout}\n{stderr}"));
+    let record: RunRecord =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}\n{stdout}\n{stderr}"));
     assert_eq!(record.verdict.ended_by, "terminate");
     assert!(record.teardown.iter().all(|s| s.verified), "{stderr}");
     // Interrupted: the expectation was not judged to the end, so no pass.
@@ -192,5 +205,9 @@ async fn sigterm_during_a_run_tears_the_fault_down() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 0);
-    assert!(Journal::open(&state).unwrap().dangling().unwrap().is_empty());
+    assert!(Journal::open(&state)
+        .unwrap()
+        .dangling()
+        .unwrap()
+        .is_empty());
 }

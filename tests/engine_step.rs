@@ -43,6 +43,7 @@ fn setup() -> RunSetup {
             },
         ],
         stable_for: 3,
+        wait_for_sources: vec![],
         preflight_timeout: Duration::from_secs(5),
         probe_interval: ms(250),
     }
@@ -54,7 +55,11 @@ fn sample(probe: usize, at: Instant, up: bool) -> Input {
         at,
         up,
         latency: ms(3),
-        detail: if up { "200".into() } else { "connection refused".into() },
+        detail: if up {
+            "200".into()
+        } else {
+            "connection refused".into()
+        },
     })
 }
 
@@ -90,7 +95,13 @@ fn observing(setup: RunSetup) -> (Run, Instant) {
         },
         t0 + ms(30),
     );
-    let effects = step(&mut run, Input::Injected { blast_radius: vec![] }, t0 + ms(1000));
+    let effects = step(
+        &mut run,
+        Input::Injected {
+            blast_radius: vec![],
+        },
+        t0 + ms(1000),
+    );
     assert!(!effects.contains(&Effect::Teardown));
     assert_eq!(run.phase, Phase::Observing);
     (run, t0)
@@ -124,7 +135,10 @@ async fn preflight_problems_abort_before_anything_is_injected() {
 async fn preflight_waits_for_every_steady_state_probe_then_asks_the_gate() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    assert!(!has(&step(&mut run, Input::Start { problems: vec![] }, t0), &Effect::AskGate));
+    assert!(!has(
+        &step(&mut run, Input::Start { problems: vec![] }, t0),
+        &Effect::AskGate
+    ));
     // A down check, then the guard (not steady state) changes nothing.
     step(&mut run, sample(APP, t0 + ms(5), false), t0 + ms(6));
     step(&mut run, sample(GUARD, t0 + ms(5), true), t0 + ms(6));
@@ -135,6 +149,59 @@ async fn preflight_waits_for_every_steady_state_probe_then_asks_the_gate() {
         effects.iter().filter(|e| **e == Effect::AskGate).count(),
         1,
         "{effects:?}"
+    );
+}
+
+fn pg_batch(at: Instant, error: Option<&str>) -> Input {
+    Input::Metrics(MetricBatch {
+        at,
+        source: "postgres".into(),
+        samples: match error {
+            Some(_) => vec![],
+            None => vec![MetricSample {
+                series: "pg.connections.total".into(),
+                value: 7.0,
+            }],
+        },
+        error: error.map(str::to_string),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn preflight_waits_for_the_monitoring_session_before_a_connection_fault() {
+    let mut waiting = setup();
+    waiting.wait_for_sources = vec!["postgres".into()];
+    let t0 = Instant::now();
+    let mut run = Run::new(waiting.clone(), t0);
+    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, sample(APP, t0 + ms(5), true), t0 + ms(6));
+    assert_eq!(run.phase, Phase::Preflight, "probes alone are not enough");
+    step(
+        &mut run,
+        pg_batch(t0 + ms(10), Some("connection refused")),
+        t0 + ms(11),
+    );
+    assert_eq!(
+        run.phase,
+        Phase::Preflight,
+        "a failed reading does not count"
+    );
+    let effects = step(&mut run, pg_batch(t0 + ms(900), None), t0 + ms(901));
+    assert!(has(&effects, &Effect::AskGate));
+
+    let mut run = Run::new(waiting, t0);
+    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, sample(APP, t0 + ms(5), true), t0 + ms(6));
+    step(
+        &mut run,
+        pg_batch(t0 + ms(10), Some("connection refused")),
+        t0 + ms(11),
+    );
+    step(&mut run, Input::Tick, t0 + ms(5000));
+    let why = run.aborted.clone().unwrap();
+    assert!(
+        why.contains("postgres sampler (no reading yet: connection refused)"),
+        "{why}"
     );
 }
 
@@ -149,7 +216,10 @@ async fn preflight_times_out_naming_the_probe_that_is_down() {
     let effects = step(&mut run, Input::Tick, t0 + ms(5000));
     assert!(has(&effects, &Effect::Finished));
     let why = run.aborted.clone().unwrap();
-    assert!(why.contains("app-health (down: connection refused)"), "{why}");
+    assert!(
+        why.contains("app-health (down: connection refused)"),
+        "{why}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -224,12 +294,22 @@ async fn time_to_impact_is_the_first_failing_check_that_started_once_injection_b
     assert_eq!(run.impact_at, Some(t0 + ms(600)));
     assert!(effects.iter().any(|e| matches!(e,
         Effect::Timeline(t) if t.kind == TimelineKind::Impact && t.text.contains("500 ms"))));
-    step(&mut run, Input::Injected { blast_radius: vec![] }, t0 + ms(1000));
+    step(
+        &mut run,
+        Input::Injected {
+            blast_radius: vec![],
+        },
+        t0 + ms(1000),
+    );
     // Later failures do not move it.
     step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
     assert_eq!(run.impact_at, Some(t0 + ms(600)));
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(2100));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(2100),
+    );
     let record = chaosdeck::engine::verdict::build_record(
         &run,
         fault_summary(),
@@ -273,7 +353,11 @@ async fn every_stop_reason_while_observing_tears_down_and_is_named() {
             &step(&mut run, Input::Stop(StopReason::HaltAll), t0 + ms(2001)),
             &Effect::Teardown
         ));
-        step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(2300));
+        step(
+            &mut run,
+            Input::TornDown { steps: verified() },
+            t0 + ms(2300),
+        );
         let expected = if watches_recovery {
             Phase::RecoveryWatch
         } else {
@@ -287,15 +371,27 @@ async fn every_stop_reason_while_observing_tears_down_and_is_named() {
 #[tokio::test(start_paused = true)]
 async fn ttl_and_the_observation_window_end_observing_at_their_instant() {
     let (mut run, t0) = observing(setup());
-    assert!(!has(&step(&mut run, Input::Tick, t0 + ms(10_999)), &Effect::Teardown));
-    assert!(has(&step(&mut run, Input::Tick, t0 + ms(11_000)), &Effect::Teardown));
+    assert!(!has(
+        &step(&mut run, Input::Tick, t0 + ms(10_999)),
+        &Effect::Teardown
+    ));
+    assert!(has(
+        &step(&mut run, Input::Tick, t0 + ms(11_000)),
+        &Effect::Teardown
+    ));
     assert_eq!(judge(&run).ended_by, "duration");
 
     let mut short_ttl = setup();
     short_ttl.ttl = Duration::from_secs(2);
     let (mut run, t0) = observing(short_ttl);
-    assert!(!has(&step(&mut run, Input::Tick, t0 + ms(2999)), &Effect::Teardown));
-    assert!(has(&step(&mut run, Input::Tick, t0 + ms(3000)), &Effect::Teardown));
+    assert!(!has(
+        &step(&mut run, Input::Tick, t0 + ms(2999)),
+        &Effect::Teardown
+    ));
+    assert!(has(
+        &step(&mut run, Input::Tick, t0 + ms(3000)),
+        &Effect::Teardown
+    ));
     assert_eq!(run.teardown_started, Some(t0 + ms(3000)));
     assert_eq!(judge(&run).ended_by, "ttl");
 }
@@ -327,9 +423,18 @@ async fn a_stop_or_failing_guard_while_injecting_tears_down_once_injection_retur
             t0,
         );
         let effects = step(&mut run, input, t0 + ms(60));
-        assert!(!has(&effects, &Effect::Teardown), "nothing to tear down yet");
+        assert!(
+            !has(&effects, &Effect::Teardown),
+            "nothing to tear down yet"
+        );
         assert_eq!(run.phase, Phase::Injecting);
-        let effects = step(&mut run, Input::Injected { blast_radius: vec![] }, t0 + ms(300));
+        let effects = step(
+            &mut run,
+            Input::Injected {
+                blast_radius: vec![],
+            },
+            t0 + ms(300),
+        );
         assert!(has(&effects, &Effect::Teardown));
         assert_eq!(run.phase, Phase::TearingDown);
     }
@@ -340,15 +445,39 @@ async fn recovery_is_the_start_of_a_stable_for_streak_after_teardown_done() {
     let (mut run, t0) = observing(setup());
     step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
     step(&mut run, Input::Tick, t0 + ms(11_000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(11_400));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(11_400),
+    );
     assert_eq!(run.phase, Phase::RecoveryWatch);
     // Started before teardown was done: does not count.
-    step(&mut run, sample(APP, t0 + ms(11_300), true), t0 + ms(11_401));
-    step(&mut run, sample(APP, t0 + ms(11_500), false), t0 + ms(11_501));
-    step(&mut run, sample(APP, t0 + ms(11_750), true), t0 + ms(11_751));
-    step(&mut run, sample(APP, t0 + ms(12_000), true), t0 + ms(12_001));
+    step(
+        &mut run,
+        sample(APP, t0 + ms(11_300), true),
+        t0 + ms(11_401),
+    );
+    step(
+        &mut run,
+        sample(APP, t0 + ms(11_500), false),
+        t0 + ms(11_501),
+    );
+    step(
+        &mut run,
+        sample(APP, t0 + ms(11_750), true),
+        t0 + ms(11_751),
+    );
+    step(
+        &mut run,
+        sample(APP, t0 + ms(12_000), true),
+        t0 + ms(12_001),
+    );
     assert_eq!(run.phase, Phase::RecoveryWatch, "two of three");
-    let effects = step(&mut run, sample(APP, t0 + ms(12_250), true), t0 + ms(12_251));
+    let effects = step(
+        &mut run,
+        sample(APP, t0 + ms(12_250), true),
+        t0 + ms(12_251),
+    );
     assert!(has(&effects, &Effect::Finished));
     assert_eq!(run.recovered_at, Some(t0 + ms(11_750)));
     let verdict = judge(&run);
@@ -363,10 +492,20 @@ async fn no_recovery_by_the_deadline_fails_the_verdict() {
     let (mut run, t0) = observing(setup());
     step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(2100));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(2100),
+    );
     // recover_within 5 s + 3 × 250 ms of grace.
-    assert!(!has(&step(&mut run, Input::Tick, t0 + ms(7849)), &Effect::Finished));
-    assert!(has(&step(&mut run, Input::Tick, t0 + ms(7850)), &Effect::Finished));
+    assert!(!has(
+        &step(&mut run, Input::Tick, t0 + ms(7849)),
+        &Effect::Finished
+    ));
+    assert!(has(
+        &step(&mut run, Input::Tick, t0 + ms(7850)),
+        &Effect::Finished
+    ));
     let verdict = judge(&run);
     assert_eq!(verdict.outcome, Outcome::Fail);
     assert!(!verdict.recovered_in_time);
@@ -379,22 +518,37 @@ async fn expected_impact_never_seen_fails_even_when_recovered() {
     let (mut run, t0) = observing(setup());
     step(&mut run, sample(APP, t0 + ms(1250), true), t0 + ms(1251));
     step(&mut run, Input::Tick, t0 + ms(11_000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(11_100));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(11_100),
+    );
     for i in 0..3 {
-        step(&mut run, sample(APP, t0 + ms(11_200 + 250 * i), true), t0 + ms(11_201 + 250 * i));
+        step(
+            &mut run,
+            sample(APP, t0 + ms(11_200 + 250 * i), true),
+            t0 + ms(11_201 + 250 * i),
+        );
     }
     assert_eq!(run.phase, Phase::Done);
     let verdict = judge(&run);
     assert_eq!(verdict.impact_seen, Some(false));
     assert_eq!(verdict.outcome, Outcome::Fail);
-    assert!(verdict.reasons.iter().any(|r| r.contains("app-health never failed")));
+    assert!(verdict
+        .reasons
+        .iter()
+        .any(|r| r.contains("app-health never failed")));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_residual_teardown_step_is_a_failed_teardown() {
     let (mut run, t0) = observing(setup());
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
-    let effects = step(&mut run, Input::TornDown { steps: residual() }, t0 + ms(2100));
+    let effects = step(
+        &mut run,
+        Input::TornDown { steps: residual() },
+        t0 + ms(2100),
+    );
     assert!(has(&effects, &Effect::Finished));
     let verdict = judge(&run);
     assert_eq!(verdict.outcome, Outcome::TeardownFailed);
@@ -451,19 +605,34 @@ async fn a_self_healing_fault_recovers_from_injection_while_still_observing() {
     assert_eq!(run.recovered_at, Some(t0 + ms(2100)));
     assert_eq!(run.phase, Phase::Observing, "the window still runs");
     step(&mut run, Input::Tick, t0 + ms(11_000));
-    let effects = step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(11_050));
+    let effects = step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(11_050),
+    );
     assert!(has(&effects, &Effect::Finished));
     let verdict = judge(&run);
     assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
     // From the start of injection (t0 + 30 ms) to the streak that began at 2100 ms.
-    assert!(verdict.reasons.iter().any(|r| r.contains("recovered in 2070 ms")), "{:?}", verdict.reasons);
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("recovered in 2070 ms")),
+        "{:?}",
+        verdict.reasons
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stop_during_the_recovery_watch_ends_the_run() {
     let (mut run, t0) = observing(setup());
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(2100));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(2100),
+    );
     let effects = step(&mut run, Input::Stop(StopReason::Interrupt), t0 + ms(2200));
     assert!(has(&effects, &Effect::Finished));
     assert_eq!(run.phase, Phase::Done);
@@ -472,7 +641,11 @@ async fn a_stop_during_the_recovery_watch_ends_the_run() {
 #[tokio::test(start_paused = true)]
 async fn notes_restarts_and_series_are_kept() {
     let (mut run, t0) = observing(setup());
-    step(&mut run, Input::Note("  pager fired  ".into()), t0 + ms(1500));
+    step(
+        &mut run,
+        Input::Note("  pager fired  ".into()),
+        t0 + ms(1500),
+    );
     step(&mut run, Input::Note("   ".into()), t0 + ms(1501));
     for (at, restarts, cpu) in [(1000, 2.0, 10.0), (2000, 3.0, 30.0), (3000, 5.0, 20.0)] {
         let batch = MetricBatch {
@@ -502,10 +675,17 @@ async fn notes_restarts_and_series_are_kept() {
         .into_iter()
         .find(|s| s.name == "container.web.cpu_percent")
         .unwrap();
-    assert_eq!((cpu.min, cpu.max, cpu.mean, cpu.samples), (10.0, 30.0, 20.0, 3));
+    assert_eq!(
+        (cpu.min, cpu.max, cpu.mean, cpu.samples),
+        (10.0, 30.0, 20.0, 3)
+    );
     // A note after the verdict still lands in the timeline.
     step(&mut run, Input::Stop(StopReason::Interrupt), t0 + ms(4000));
-    step(&mut run, Input::TornDown { steps: verified() }, t0 + ms(4100));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(4100),
+    );
     assert_eq!(run.phase, Phase::Done);
     step(&mut run, Input::Note("all clear".into()), t0 + ms(5000));
     assert_eq!(run.notes.len(), 2);

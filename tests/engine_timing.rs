@@ -168,8 +168,18 @@ async fn check_accuracy(interval: Duration) {
         "{:?}",
         m.record.verdict.reasons
     );
-    assert_within("time to impact", t.time_to_impact_ms, m.truth_impact, interval);
-    assert_within("time to recover", t.time_to_recover_ms, m.truth_recover, interval);
+    assert_within(
+        "time to impact",
+        t.time_to_impact_ms,
+        m.truth_impact,
+        interval,
+    );
+    assert_within(
+        "time to recover",
+        t.time_to_recover_ms,
+        m.truth_recover,
+        interval,
+    );
     assert!(t.teardown_ms.is_some());
     let probe = &m.record.probes[0];
     assert!(probe.failures >= 1 && probe.checks > probe.failures);
@@ -228,9 +238,10 @@ async fn after_a_panic_the_runs_journaled_steps_are_undone() {
     let (task_journal, task_targets) = (journal.clone(), targets.clone());
     let steps = resolved.steps.clone();
     let died = tokio::spawn(async move {
-        let active = chaosdeck::engine::inject::inject(&task_journal, &ctx, &steps, &task_targets, |_| {})
-            .await
-            .unwrap();
+        let active =
+            chaosdeck::engine::inject::inject(&task_journal, &ctx, &steps, &task_targets, |_| {})
+                .await
+                .unwrap();
         assert!(!active.steps.is_empty());
         panic!("the engine fell over mid-run");
     })

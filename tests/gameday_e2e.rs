@@ -45,7 +45,10 @@ async fn a_four_fault_game_day_runs_end_to_end() {
     let image = support::busybox_image(&docker).await.unwrap();
     let web = support::ContainerGuard::start(&docker, &image, None, None).await;
     // A process.
-    let mut worker = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let mut worker = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
     // A service behind the fault proxy.
     let edge = HttpService::start(Health::Switch(Arc::new(AtomicBool::new(true)))).await;
     let listen = format!("127.0.0.1:{}", free_port());
@@ -108,10 +111,21 @@ experiments:
     let faults: Vec<&str> = record.runs.iter().map(|r| r.fault.id.as_str()).collect();
     assert_eq!(
         faults,
-        ["db-max-connections", "container-pause", "process-freeze", "net-refuse"]
+        [
+            "db-max-connections",
+            "container-pause",
+            "process-freeze",
+            "net-refuse"
+        ]
     );
     for run in &record.runs {
-        assert_eq!(run.verdict.outcome, Outcome::Pass, "{}: {:?}", run.fault.id, run.verdict.reasons);
+        assert_eq!(
+            run.verdict.outcome,
+            Outcome::Pass,
+            "{}: {:?}",
+            run.fault.id,
+            run.verdict.reasons
+        );
         assert!(run.timings.time_to_impact_ms.is_some(), "{}", run.fault.id);
         assert!(run.teardown.iter().all(|s| s.verified), "{}", run.fault.id);
     }
@@ -120,18 +134,32 @@ experiments:
     assert!(markdown.contains("## Scorecard"), "{markdown}");
     for category in ["database", "container", "process", "network"] {
         assert!(
-            markdown.lines().any(|l| l.starts_with('|') && l.contains(category)),
+            markdown
+                .lines()
+                .any(|l| l.starts_with('|') && l.contains(category)),
             "no scorecard row for {category}:\n{markdown}"
         );
     }
     assert!(!markdown.contains("testpass") && !json.contains("testpass"));
-    assert!(Journal::open(&state).unwrap().dangling().unwrap().is_empty());
+    assert!(Journal::open(&state)
+        .unwrap()
+        .dangling()
+        .unwrap()
+        .is_empty());
     // Everything is back: the container runs unpaused, the worker is not stopped,
     // nothing listens on the proxy's address.
-    let status = chaosdeck::driver::docker::status(&docker, &web.name).await.unwrap();
+    let status = chaosdeck::driver::docker::status(&docker, &web.name)
+        .await
+        .unwrap();
     assert!(status.running && !status.paused);
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", worker.id())).unwrap();
-    let state_letter = stat.rsplit(')').next().unwrap().split_whitespace().next().unwrap();
+    let state_letter = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     assert_ne!(state_letter, "T", "the worker is still frozen");
     assert!(std::net::TcpStream::connect(&listen).is_err());
     worker.kill().unwrap();

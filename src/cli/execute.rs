@@ -75,16 +75,27 @@ pub async fn execute(
         },
         Err(e) => {
             let message = format!("the engine stopped unexpectedly: {e}");
-            progress.line(&format!("  {message}; undoing run {run_id} from the journal"));
-            let outcomes = match crate::engine::recover::undo_run(&journal, &run_id, &targets).await {
+            progress.line(&format!(
+                "  {message}; undoing run {run_id} from the journal"
+            ));
+            let outcomes = match crate::engine::recover::undo_run(&journal, &run_id, &targets).await
+            {
                 Ok(outcomes) => outcomes,
                 Err(e) => {
                     progress.line(&format!("  cannot read the journal: {e}"));
-                    return Executed::Panicked { message, all_verified: false };
+                    return Executed::Panicked {
+                        message,
+                        all_verified: false,
+                    };
                 }
             };
             for outcome in &outcomes {
-                progress.line(&format!("  {} {}: {}", outcome.fault, outcome.kind, outcome.describe()));
+                progress.line(&format!(
+                    "  {} {}: {}",
+                    outcome.fault,
+                    outcome.kind,
+                    outcome.describe()
+                ));
             }
             Executed::Panicked {
                 message,

@@ -43,11 +43,9 @@ pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
     let record = runtime.block_on(run_plan(&plan, experiments, journal, progress));
     if let Some(path) = &args.report {
         match crate::report::write_gameday_report(path, &record) {
-            Ok((md, json)) => progress.line(&format!(
-                "Report: {} and {}",
-                md.display(),
-                json.display()
-            )),
+            Ok((md, json)) => {
+                progress.line(&format!("Report: {} and {}", md.display(), json.display()))
+            }
             Err(e) => eprintln!("{e}"),
         }
     }
@@ -59,8 +57,16 @@ pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
     plan_status(&record)
 }
 
+/// One experiment of the plan, checked and ready.
+struct Planned {
+    exp: Experiment,
+    approved_by: String,
+    /// Wait this long after it before the next one.
+    pause: Duration,
+}
+
 /// Checks the whole plan before the first fault goes on.
-fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<(Experiment, String, Duration)>), String> {
+fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<Planned>), String> {
     let plan = Plan::load(&args.plan)?;
     let config_path = ctx.config.cloned().or_else(|| plan.config_path(&args.plan));
     let config = load_config(config_path.as_ref())?;
@@ -87,16 +93,26 @@ fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<(Experiment, 
             ttl: planned.ttl.map(|t| t.as_duration()),
         };
         let (exp, approved_by) = build(&catalog, config.as_ref(), &request, ctx.state_dir)
-            .map_err(|e| format!("{}: experiments[{i}] ({}): {e}", args.plan.display(), planned.fault))?;
+            .map_err(|e| {
+                format!(
+                    "{}: experiments[{i}] ({}): {e}",
+                    args.plan.display(),
+                    planned.fault
+                )
+            })?;
         let pause = planned.pause.unwrap_or(plan.pause).as_duration();
-        out.push((exp, approved_by, pause));
+        out.push(Planned {
+            exp,
+            approved_by,
+            pause,
+        });
     }
     Ok((plan, out))
 }
 
 async fn run_plan(
     plan: &Plan,
-    experiments: Vec<(Experiment, String, Duration)>,
+    experiments: Vec<Planned>,
     journal: Journal,
     progress: Progress,
 ) -> GamedayRecord {
@@ -107,7 +123,12 @@ async fn run_plan(
         stopped: None,
     };
     let total = experiments.len();
-    for (i, (exp, approved_by, pause)) in experiments.into_iter().enumerate() {
+    for (i, planned) in experiments.into_iter().enumerate() {
+        let Planned {
+            exp,
+            approved_by,
+            pause,
+        } = planned;
         progress.line(&format!(
             "[{}/{total}] {} ({}, {}) as run {}",
             i + 1,
@@ -118,7 +139,10 @@ async fn run_plan(
         ));
         let fault = exp.spec.id.clone();
         match execute(exp, journal.clone(), approved_by, progress).await {
-            Executed::Finished { record: run, interrupted } => {
+            Executed::Finished {
+                record: run,
+                interrupted,
+            } => {
                 progress.line(&format!("  verdict: {}", run.verdict.summary()));
                 let failed_teardown = run.verdict.outcome == Outcome::TeardownFailed;
                 record.runs.push(*run);
@@ -188,7 +212,11 @@ fn scorecard_block(record: &GamedayRecord) -> String {
         ));
     }
     for run in &record.runs {
-        out.push_str(&format!("  {:<28} {}\n", run.fault.id, run.verdict.summary()));
+        out.push_str(&format!(
+            "  {:<28} {}\n",
+            run.fault.id,
+            run.verdict.summary()
+        ));
     }
     if let Some(why) = &record.stopped {
         out.push_str(&format!("  stopped: {why}\n"));

@@ -1,15 +1,15 @@
 //! The headless subcommands. Each one prints what it found and returns the exit
 //! status; nothing here draws a screen.
 
-pub mod args;
 mod approval;
+pub mod args;
 mod execute;
 mod gameday;
 mod hold;
 mod inject;
 mod list;
-mod run;
 pub mod logging;
+mod run;
 mod show;
 mod targets;
 mod teardown;

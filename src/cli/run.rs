@@ -68,11 +68,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
     };
     if let Some(path) = &args.report {
         match crate::report::write_report(path, &record) {
-            Ok((md, json)) => progress.line(&format!(
-                "Report: {} and {}",
-                md.display(),
-                json.display()
-            )),
+            Ok((md, json)) => {
+                progress.line(&format!("Report: {} and {}", md.display(), json.display()))
+            }
             Err(e) => eprintln!("{e}"),
         }
     }
@@ -179,8 +177,13 @@ pub fn build(
     if let Some(spec) = catalog.get(request.fault_id) {
         approval.check(spec)?;
     }
-    let resolved =
-        experiment::resolve(catalog, request.fault_id, request.params, targets, request.ttl)?;
+    let resolved = experiment::resolve(
+        catalog,
+        request.fault_id,
+        request.params,
+        targets,
+        request.ttl,
+    )?;
     let approved_by = approval.words(&resolved.spec);
     let watch = Watch {
         probes,
@@ -188,7 +191,10 @@ pub fn build(
         observe_for: Some(request.duration),
         host_disk: host_disk(state_dir),
     };
-    Ok((experiment::experiment(new_run_id(), resolved, watch), approved_by))
+    Ok((
+        experiment::experiment(new_run_id(), resolved, watch),
+        approved_by,
+    ))
 }
 
 /// The config's probes, or only the named ones.
@@ -205,11 +211,18 @@ fn select_probes(
             let known: Vec<&str> = all.iter().map(|p| p.spec.name.as_str()).collect();
             return Err(format!(
                 "probes: unknown probe \"{name}\"; the config defines {}",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ));
         }
     }
-    Ok(all.into_iter().filter(|p| only.contains(&p.spec.name)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|p| only.contains(&p.spec.name))
+        .collect())
 }
 
 fn one_off_probes(
@@ -224,7 +237,9 @@ fn one_off_probes(
         .collect()
 }
 
-fn check_unique_names(probes: &[(crate::observe::ProbeSpec, crate::engine::ProbeRole)]) -> Result<(), String> {
+fn check_unique_names(
+    probes: &[(crate::observe::ProbeSpec, crate::engine::ProbeRole)],
+) -> Result<(), String> {
     for (i, (spec, _)) in probes.iter().enumerate() {
         if probes[..i].iter().any(|(other, _)| other.name == spec.name) {
             return Err(format!(
@@ -270,7 +285,10 @@ pub fn result_block(record: &RunRecord) -> String {
     };
     let mut out = String::new();
     out.push_str(&format!("\nResult: {word}\n"));
-    out.push_str(&format!("  fault            {} ({})\n", record.fault.id, record.fault.name));
+    out.push_str(&format!(
+        "  fault            {} ({})\n",
+        record.fault.id, record.fault.name
+    ));
     out.push_str(&format!("  target           {}\n", record.target));
     out.push_str(&format!("  ended by         {}\n", v.ended_by));
     out.push_str(&format!("  time to impact   {}\n", ms(t.time_to_impact_ms)));
@@ -285,7 +303,10 @@ pub fn result_block(record: &RunRecord) -> String {
         out.push_str(&format!("  restarts         {}\n", restarts.join(", ")));
     }
     for step in &record.teardown {
-        out.push_str(&format!("  teardown step    {} {}: {}\n", step.fault, step.action, step.result));
+        out.push_str(&format!(
+            "  teardown step    {} {}: {}\n",
+            step.fault, step.action, step.result
+        ));
     }
     for reason in &v.reasons {
         out.push_str(&format!("  verdict          {reason}\n"));

@@ -5,6 +5,7 @@
 //! pid: nothing is ever sent to a pid the kernel has since given to another process.
 
 mod lookup;
+pub use lookup::resolve as resolve_pid;
 pub mod procfs;
 
 use nix::sys::signal::{kill, Signal as NixSignal};

@@ -81,7 +81,8 @@ impl Plan {
         if meta.len() > MAX_PLAN_BYTES {
             return Err(format!("{shown}: a plan is limited to 1 MiB"));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
         let plan = Plan::parse(path, &text)?;
         Ok(plan)
     }
@@ -96,7 +97,11 @@ impl Plan {
                 .map(|l| format!(":{}:{}", l.line(), l.column()))
                 .unwrap_or_default();
             let field = e.path().to_string();
-            let field = if field == "." { String::new() } else { format!(" {field}:") };
+            let field = if field == "." {
+                String::new()
+            } else {
+                format!(" {field}:")
+            };
             format!("{shown}{place}:{field} {}", e.inner())
         })?;
         if plan.experiments.is_empty() {

@@ -31,7 +31,10 @@ impl ProbeTrack {
         self.last_up = Some(sample.up);
         self.last_detail = sample.detail.clone();
         self.checks += 1;
-        self.latency_min = Some(self.latency_min.map_or(sample.latency, |m| m.min(sample.latency)));
+        self.latency_min = Some(
+            self.latency_min
+                .map_or(sample.latency, |m| m.min(sample.latency)),
+        );
         self.latency_max = self.latency_max.max(sample.latency);
         self.latency_sum += sample.latency;
         if !sample.up {
@@ -77,10 +80,6 @@ impl ProbeTrack {
             0 => 0.0,
             n => ms(self.latency_sum) / n as f64,
         };
-        (
-            self.latency_min.map_or(0.0, ms),
-            mean,
-            ms(self.latency_max),
-        )
+        (self.latency_min.map_or(0.0, ms), mean, ms(self.latency_max))
     }
 }

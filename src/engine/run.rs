@@ -32,6 +32,9 @@ pub struct RunSetup {
     pub stable_for: u32,
     /// Preflight fails when steady state does not hold within this long.
     pub preflight_timeout: Duration,
+    /// Sampler sources that must deliver a good reading before injecting (the
+    /// PostgreSQL monitoring session, so graphs keep drawing under a connection fault).
+    pub wait_for_sources: Vec<String>,
     /// The slowest probe's interval: recovery watch runs `stable_for` of them past
     /// `recover_within`, so a recovery right at the limit can complete its streak.
     pub probe_interval: Duration,
@@ -107,20 +110,37 @@ impl StopReason {
 pub enum Input {
     /// Begin preflight; `problems` are what the runner found before any probe ran
     /// (unreachable targets, dangling faults). Any problem aborts the run.
-    Start { problems: Vec<String> },
+    Start {
+        problems: Vec<String>,
+    },
     Probe(ProbeSample),
     Metrics(MetricBatch),
-    GateApproved { by: String, target: String },
-    GateRefused { why: String },
-    Injected { blast_radius: Vec<String> },
-    InjectFailed { error: String, rollback: Vec<TeardownStep> },
+    GateApproved {
+        by: String,
+        target: String,
+    },
+    GateRefused {
+        why: String,
+    },
+    Injected {
+        blast_radius: Vec<String>,
+    },
+    InjectFailed {
+        error: String,
+        rollback: Vec<TeardownStep>,
+    },
     /// Time passed; deadlines are checked.
     Tick,
     Stop(StopReason),
-    TornDown { steps: Vec<TeardownStep> },
+    TornDown {
+        steps: Vec<TeardownStep>,
+    },
     Note(String),
     /// A restart count read by a sampler (container or supervised process).
-    Restarts { name: String, count: i64 },
+    Restarts {
+        name: String,
+        count: i64,
+    },
 }
 
 /// What the runner must do next.
@@ -163,6 +183,10 @@ pub struct Run {
     pub teardown_steps: Vec<TeardownStep>,
     pub inject_error: Option<String>,
     pub aborted: Option<String>,
+    /// `Start` has been handled: preflight checks may pass from now on.
+    pub started_preflight: bool,
+    /// Sampler sources that have delivered a good reading.
+    pub sources_ready: std::collections::BTreeSet<String>,
     /// First and latest restart count seen per name.
     pub restarts: std::collections::BTreeMap<String, (i64, i64)>,
 }
@@ -190,6 +214,8 @@ impl Run {
             teardown_steps: Vec::new(),
             inject_error: None,
             aborted: None,
+            started_preflight: false,
+            sources_ready: Default::default(),
             restarts: Default::default(),
         }
     }
@@ -199,7 +225,13 @@ impl Run {
         at.saturating_duration_since(self.started).as_millis() as u64
     }
 
-    pub(super) fn say(&mut self, at: Instant, kind: TimelineKind, text: String, out: &mut Vec<Effect>) {
+    pub(super) fn say(
+        &mut self,
+        at: Instant,
+        kind: TimelineKind,
+        text: String,
+        out: &mut Vec<Effect>,
+    ) {
         let entry = TimelineEntry {
             offset_ms: self.offset_ms(at),
             kind,

@@ -215,7 +215,9 @@ pub async fn run_experiment(
         exp.run_id.clone(),
         started_at,
     );
-    let _ = events.send(EngineEvent::Finished(Box::new(record.clone()))).await;
+    let _ = events
+        .send(EngineEvent::Finished(Box::new(record.clone())))
+        .await;
     record
 }
 
@@ -252,6 +254,10 @@ fn setup_of(exp: &Experiment) -> RunSetup {
         observe_for: exp.observe_for,
         probes: exp.probes.iter().map(|(_, r)| r.clone()).collect(),
         stable_for: exp.stable_for,
+        wait_for_sources: match exp.samplers.postgres {
+            Some(_) => vec!["postgres".to_string()],
+            None => vec![],
+        },
         preflight_timeout: exp.preflight_timeout,
         probe_interval,
     }

@@ -19,7 +19,12 @@ pub fn step(run: &mut Run, input: Input, now: Instant) -> Vec<Effect> {
     match input {
         Input::Start { problems } => start(run, problems, now, &mut out),
         Input::Probe(sample) => probe(run, sample, now, &mut out),
-        Input::Metrics(batch) => metrics(run, &batch),
+        Input::Metrics(batch) => {
+            metrics(run, &batch);
+            if run.phase == Phase::Preflight && run.started_preflight {
+                preflight_check(run, now, &mut out);
+            }
+        }
         Input::GateApproved { by, target } => approved(run, by, target, now, &mut out),
         Input::GateRefused { why } => {
             if run.phase == Phase::Gate {
@@ -45,11 +50,17 @@ pub fn step(run: &mut Run, input: Input, now: Instant) -> Vec<Effect> {
 /// Folds a sampler reading in; restart counts also feed the restarts table.
 fn metrics(run: &mut Run, batch: &crate::observe::MetricBatch) {
     run.series.add(batch);
+    if batch.error.is_none() && !batch.samples.is_empty() {
+        run.sources_ready.insert(batch.source.clone());
+    }
     for sample in &batch.samples {
         let name = sample.series.strip_prefix("container.");
         if let Some(name) = name.and_then(|n| n.strip_suffix(".restarts")) {
             let count = sample.value as i64;
-            let entry = run.restarts.entry(name.to_string()).or_insert((count, count));
+            let entry = run
+                .restarts
+                .entry(name.to_string())
+                .or_insert((count, count));
             entry.1 = count;
         }
     }
@@ -70,14 +81,28 @@ fn start(run: &mut Run, problems: Vec<String>, now: Instant, out: &mut Vec<Effec
         format!("preflight: waiting for {steady} steady-state probe(s)")
     };
     run.say(now, TimelineKind::Preflight, text, out);
+    run.started_preflight = true;
     preflight_check(run, now, out);
 }
 
-/// Passes preflight when every steady-state probe's latest check is up.
+/// Passes preflight when every steady-state probe's latest check is up and every
+/// awaited sampler has read once.
 fn preflight_check(run: &mut Run, now: Instant, out: &mut Vec<Effect>) {
-    let all_up = run.steady_indices().all(|i| run.probes[i].last_up == Some(true));
-    if all_up {
-        run.say(now, TimelineKind::Preflight, "steady state holds".into(), out);
+    let all_up = run
+        .steady_indices()
+        .all(|i| run.probes[i].last_up == Some(true));
+    let sources = run
+        .setup
+        .wait_for_sources
+        .iter()
+        .all(|s| run.sources_ready.contains(s));
+    if all_up && sources {
+        run.say(
+            now,
+            TimelineKind::Preflight,
+            "steady state holds".into(),
+            out,
+        );
         run.phase = Phase::Gate;
         out.push(Effect::AskGate);
     }
@@ -129,7 +154,12 @@ fn inject_failed(
     if run.phase != Phase::Injecting {
         return;
     }
-    run.say(now, TimelineKind::Error, format!("inject failed: {error}"), out);
+    run.say(
+        now,
+        TimelineKind::Error,
+        format!("inject failed: {error}"),
+        out,
+    );
     for step in &rollback {
         let text = format!("rollback {}: {}", step.action, step.result);
         run.say(now, TimelineKind::Teardown, text, out);
@@ -154,7 +184,7 @@ fn probe(run: &mut Run, sample: ProbeSample, now: Instant, out: &mut Vec<Effect>
         run.say(at, TimelineKind::Probe, text, out);
     }
     match run.phase {
-        Phase::Preflight => preflight_check(run, now, out),
+        Phase::Preflight if run.started_preflight => preflight_check(run, now, out),
         Phase::Observing => {
             observe_sample(run, &sample, &role, out);
             if role.guard && !sample.up {
@@ -177,7 +207,8 @@ fn probe(run: &mut Run, sample: ProbeSample, now: Instant, out: &mut Vec<Effect>
             }
         }
         Phase::RecoveryWatch => {
-            if recovery_check(run, out) {
+            let recovered = recovery_check(run, out);
+            if recovered {
                 finish(run, now, out);
             }
         }
@@ -210,7 +241,11 @@ fn recovery_check(run: &mut Run, out: &mut Vec<Effect>) -> bool {
     if run.recovered_at.is_some() {
         return true;
     }
-    let anchor = match (run.setup.self_healing, run.inject_started, run.teardown_done) {
+    let anchor = match (
+        run.setup.self_healing,
+        run.inject_started,
+        run.teardown_done,
+    ) {
         (true, Some(injected), _) => injected,
         (false, _, Some(done)) => done,
         _ => return false,
@@ -246,11 +281,20 @@ fn recovery_check(run: &mut Run, out: &mut Vec<Effect>) -> bool {
 fn tick(run: &mut Run, now: Instant, out: &mut Vec<Effect>) {
     match run.phase {
         Phase::Preflight if now >= run.started + run.setup.preflight_timeout => {
-            let down: Vec<String> = run
+            let mut down: Vec<String> = run
                 .steady_indices()
                 .filter(|&i| run.probes[i].last_up != Some(true))
                 .map(|i| run.probes[i].describe_down(&run.setup.probes[i].name))
                 .collect();
+            for source in &run.setup.wait_for_sources {
+                if !run.sources_ready.contains(source) {
+                    let why = run.series.errors.get(source).map(|(_, e)| e.as_str());
+                    down.push(format!(
+                        "{source} sampler (no reading yet{})",
+                        why.map(|e| format!(": {e}")).unwrap_or_default()
+                    ));
+                }
+            }
             let why = format!(
                 "preflight: steady state did not hold within {}: {}",
                 humantime::format_duration(run.setup.preflight_timeout),

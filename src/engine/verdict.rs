@@ -22,7 +22,10 @@ pub fn judge(run: &Run) -> Verdict {
     let mut reasons = Vec::new();
     let teardown_ok = run.teardown_steps.iter().all(|s| s.verified);
     for step in run.teardown_steps.iter().filter(|s| !s.verified) {
-        reasons.push(format!("teardown of {} {}: {}", step.fault, step.action, step.result));
+        reasons.push(format!(
+            "teardown of {} {}: {}",
+            step.fault, step.action, step.result
+        ));
     }
     let outcome = if !teardown_ok {
         Outcome::TeardownFailed

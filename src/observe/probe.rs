@@ -22,6 +22,9 @@ pub struct ProbeSpec {
 }
 
 /// The kinds of check a probe can run.
+// A run holds a handful of long-lived probes: boxing the SQL variant's connection
+// spec would save nothing worth the indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ProbeCheck {
     /// `GET url` (http:// only). Up when the status is `status` (any 2xx when
@@ -33,12 +36,15 @@ pub enum ProbeCheck {
     },
     /// A TCP connect to `HOST:PORT`.
     Tcp { addr: String },
-    /// A fresh connection runs `query`; up when it succeeds and, when `expect` is
-    /// given, the first column of the first row, as text, equals it.
+    /// `query` runs; up when it succeeds and, when `expect` is given, the first
+    /// column of the first row, as text, equals it. One session is kept and reopened
+    /// when it breaks, as a pooled app does; with `fresh_connection` every check
+    /// connects anew, as an app without a pool does (and sees a full server at once).
     Sql {
         conn: PgConnSpec,
         query: String,
         expect: Option<String>,
+        fresh_connection: bool,
     },
     /// The container is running (and, with `healthy`, its health check says healthy).
     Container { name: String, healthy: bool },
@@ -68,11 +74,15 @@ impl ProbeCheck {
                 conn,
                 query,
                 expect,
+                ..
             } => match expect {
                 Some(value) => format!("SQL {query} = {value} on {}", conn.without_password()),
                 None => format!("SQL {query} on {}", conn.without_password()),
             },
-            ProbeCheck::Container { name, healthy: true } => {
+            ProbeCheck::Container {
+                name,
+                healthy: true,
+            } => {
                 format!("container {name} running and healthy")
             }
             ProbeCheck::Container { name, .. } => format!("container {name} running"),

@@ -73,7 +73,10 @@ async fn healthy(health: &Health) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             let task = tokio::spawn(connection);
-            let result = client.simple_query("SELECT 1").await.map_err(|e| e.to_string());
+            let result = client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| e.to_string());
             drop(client);
             let _ = task.await;
             result.map(|_| ())

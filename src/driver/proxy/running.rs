@@ -65,7 +65,10 @@ impl RunningProxy {
 impl Drop for RunningProxy {
     fn drop(&mut self) {
         with(|map| {
-            if map.get(&self.listen).is_some_and(|p| Arc::ptr_eq(p, &self.proxy)) {
+            if map
+                .get(&self.listen)
+                .is_some_and(|p| Arc::ptr_eq(p, &self.proxy))
+            {
                 map.remove(&self.listen);
             }
         });

@@ -1,0 +1,57 @@
+//! One tokio task per probe. Each checks at once, then every `interval`, and sends
+//! each sample on the channel. Probes share nothing, so a hung target only times out
+//! its own probe. A task ends when the token is cancelled (even mid-check: the check
+//! is dropped, which closes its socket, session or child process) or when the
+//! receiver is gone.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::probe::{ProbeSample, ProbeSpec};
+use super::probe_check::ProbeRunner;
+
+/// The shortest interval a probe runs at (tokio refuses a zero period).
+const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Starts one task per probe; samples carry the probe's index in `specs`.
+pub fn spawn_probes(
+    specs: &[ProbeSpec],
+    tx: Sender<ProbeSample>,
+    cancel: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            let runner = ProbeRunner::new(index, spec.clone());
+            tokio::spawn(run_probe(runner, tx.clone(), cancel.clone()))
+        })
+        .collect()
+}
+
+async fn run_probe(mut runner: ProbeRunner, tx: Sender<ProbeSample>, cancel: CancellationToken) {
+    let mut ticks = tokio::time::interval(runner.spec().interval.max(MIN_INTERVAL));
+    // A check slower than the interval (a timeout) is followed by one more check at
+    // once, and the cadence restarts from there. `Burst` would fire the missed checks
+    // back to back at a target that is already struggling; `Skip` stays on the old
+    // grid, so the next check could come a few milliseconds after the late one.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        // The first tick completes at once: the first check runs immediately.
+        if cancel.run_until_cancelled(ticks.tick()).await.is_none() {
+            return;
+        }
+        let Some(sample) = cancel.run_until_cancelled(runner.check()).await else {
+            return;
+        };
+        match cancel.run_until_cancelled(tx.send(sample)).await {
+            Some(Ok(())) => {}
+            // Cancelled, or nobody listens any more.
+            None | Some(Err(_)) => return,
+        }
+    }
+}
