@@ -1,0 +1,220 @@
+//! What `run` and `gameday` refuse before anything is touched (exit 2, a message
+//! naming the flag, file or field), and a game day that stops at a failed teardown
+//! (exit 3, the next experiment never runs). Real processes and files; the faults are
+//! harmless `command` faults from a test catalog.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A fault that creates a file, and one whose undo "forgets" to remove it, so its
+/// verify finds it still there.
+fn catalog(dir: &Path) -> std::path::PathBuf {
+    let folder = dir.join("catalog");
+    std::fs::create_dir_all(&folder).unwrap();
+    let marker = dir.join("marker");
+    let stuck = dir.join("stuck");
+    let text = format!(
+        r#"
+- id: test-marker
+  name: Marker file
+  category: host
+  severity: low
+  target: command
+  description: Creates a file while the fault is on.
+  actions:
+    - command: {{ run: [touch, "{m}"], undo: [rm, -f, "{m}"], verify: [test, "!", -e, "{m}"], timeout: 5s }}
+  expect: {{ impact: [], recover_within: 5s }}
+  ttl: 1m
+- id: test-stuck
+  name: Undo that does not undo
+  category: host
+  severity: low
+  target: command
+  description: Creates a file its undo leaves behind.
+  actions:
+    - command: {{ run: [touch, "{s}"], undo: ["true"], verify: [test, "!", -e, "{s}"], timeout: 5s }}
+  expect: {{ impact: [], recover_within: 5s }}
+  ttl: 1m
+- id: test-critical
+  name: A critical one
+  category: host
+  severity: critical
+  target: command
+  description: Nothing, but critical.
+  actions:
+    - command: {{ run: ["true"], undo: ["true"], timeout: 5s }}
+  expect: {{ impact: [], recover_within: 5s }}
+  ttl: 1m
+"#,
+        m = marker.display(),
+        s = stuck.display()
+    );
+    std::fs::write(folder.join("test.yaml"), text).unwrap();
+    folder
+}
+
+fn chaosdeck(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--catalog")
+        .arg(catalog(dir))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn refused(output: &Output, wanted: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(wanted), "expected {wanted:?} in:\n{stderr}");
+}
+
+#[test]
+fn run_refuses_bad_input_before_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    refused(
+        &chaosdeck(d, &["run", "test-markr", "--yes"]),
+        "unknown fault id \"test-markr\"; did you mean \"test-marker\"?",
+    );
+    refused(&chaosdeck(d, &["run", "test-marker"]), "pass --yes");
+    refused(
+        &chaosdeck(d, &["run", "test-critical", "--yes"]),
+        "pass --yes --allow-critical",
+    );
+    refused(
+        &chaosdeck(
+            d,
+            &[
+                "run",
+                "test-critical",
+                "--yes",
+                "--allow-critical",
+                "--max-severity",
+                "high",
+            ],
+        ),
+        "the policy allows at most high",
+    );
+    refused(
+        &chaosdeck(d, &["run", "test-marker", "--yes", "--probe", "ftp://x"]),
+        "--probe \"ftp://x\"",
+    );
+    refused(
+        &chaosdeck(
+            d,
+            &["run", "test-marker", "--yes", "--probe", "sql:SELECT 1"],
+        ),
+        "needs --conn",
+    );
+    refused(
+        &chaosdeck(d, &["run", "test-marker", "--yes", "--target", "shop"]),
+        "pass --config targets.yaml",
+    );
+    let config = d.join("targets.yaml");
+    std::fs::write(&config, "policy:\n  max_severity: low\nprobez: []\n").unwrap();
+    refused(
+        &chaosdeck(
+            d,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "run",
+                "test-marker",
+                "--yes",
+            ],
+        ),
+        "targets.yaml:3:1",
+    );
+    std::fs::write(&config, "policy:\n  max_severity: low\n").unwrap();
+    refused(
+        &chaosdeck(
+            d,
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "run",
+                "test-critical",
+                "--yes",
+                "--allow-critical",
+            ],
+        ),
+        "the policy allows at most low",
+    );
+    assert!(!d.join("marker").exists(), "nothing was injected");
+}
+
+#[test]
+fn gameday_checks_the_whole_plan_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plan = d.join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: test-marker, durashun: 1s }\n",
+    )
+    .unwrap();
+    refused(
+        &chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes"]),
+        "experiments[1]",
+    );
+    std::fs::write(
+        &plan,
+        "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: no-such-fault }\n",
+    )
+    .unwrap();
+    refused(
+        &chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes"]),
+        "experiments[1] (no-such-fault): unknown fault id",
+    );
+    assert!(!d.join("marker").exists(), "the first experiment never ran");
+}
+
+#[test]
+fn a_failed_teardown_stops_the_game_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plan = d.join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: stops\npause: 0s\nexperiments:\n  - { fault: test-stuck, duration: 300ms }\n  - { fault: test-marker, duration: 300ms }\n",
+    )
+    .unwrap();
+    let output = chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes", "--json"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    let record: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        record.runs.len(),
+        1,
+        "the plan stopped after the failed teardown"
+    );
+    assert!(record.runs[0].teardown[0].result.starts_with("residual"));
+    assert!(record
+        .stopped
+        .unwrap()
+        .contains("teardown of test-stuck failed"));
+    assert!(d.join("stuck").exists());
+    assert!(
+        !d.join("marker").exists(),
+        "the second experiment never ran"
+    );
+}
+
+#[test]
+fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let output = chaosdeck(d, &["run", "test-marker", "--yes", "--duration", "300ms"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("teardown step    test-marker command: verified"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("no steady-state probes"), "{stdout}");
+    assert!(!d.join("marker").exists());
+}
