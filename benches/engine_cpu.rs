@@ -1,5 +1,5 @@
-//! CPU the engine spends watching an experiment: ten probes every 250 ms (three
-//! HTTP, two TCP, two SQL, a container, a process, a command) and every sampler
+//! CPU the engine spends watching an experiment: ten probes every 250 ms (four
+//! HTTP, two TCP, two SQL, a container, a process) and every sampler
 //! (PostgreSQL, host, container, fault proxy) at their default 1 s, over one minute of
 //! a run whose fault does nothing, so only the watching costs.
 //!
@@ -8,8 +8,10 @@
 //! children's: the command probe's `true`) is the engine's. The figure is CPU seconds
 //! per wall second of observing, as a share of one core.
 //!
-//! `cargo bench --bench engine_cpu` observes for 60 s, then for 20 s each with the
-//! probes alone and the samplers alone. Under `cargo test --all-targets` (no
+//! `cargo bench --bench engine_cpu` lets the lab settle for 15 s, observes three
+//! times for 40 s (`all`, with the median), then for 20 s each with
+//! the probes alone, the samplers alone and nothing watched (`parts`), then for 10 s
+//! each with ten probes of one kind (`kinds`); `-- NAME` runs one section. Under `cargo test --all-targets` (no
 //! `--bench`) it observes for 3 s in a debug build and prints a `SMOKE` line; it
 //! asserts in both modes that every probe was checked at its rate and every sampler
 //! delivered.
@@ -159,7 +161,8 @@ fn probe(name: &str, check: ProbeCheck) -> (ProbeSpec, ProbeRole) {
     (spec, role)
 }
 
-fn ten_probes(lab: &Lab) -> Vec<(ProbeSpec, ProbeRole)> {
+/// One probe of every kind, plus more HTTP ones (the common case): eleven.
+fn every_kind(lab: &Lab) -> Vec<(ProbeSpec, ProbeRole)> {
     let http = |port: u16| ProbeCheck::Http {
         url: format!("http://127.0.0.1:{port}/index.html"),
         status: Some(200),
@@ -176,6 +179,7 @@ fn ten_probes(lab: &Lab) -> Vec<(ProbeSpec, ProbeRole)> {
         probe("http-direct", http(lab.httpd_port)),
         probe("http-proxy", http(lab.proxy_port)),
         probe("http-direct-2", http(lab.httpd_port)),
+        probe("http-proxy-2", http(lab.proxy_port)),
         probe(
             "tcp-pg",
             ProbeCheck::Tcp {
@@ -217,13 +221,21 @@ fn ten_probes(lab: &Lab) -> Vec<(ProbeSpec, ProbeRole)> {
 }
 
 fn cpu_seconds() -> f64 {
+    let (own, children) = self_and_children();
+    own + children
+}
+
+/// CPU seconds of this process and of its reaped children.
+fn self_and_children() -> (f64, f64) {
     let usage = |who| {
         let u = nix::sys::resource::getrusage(who).unwrap();
         let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
         t(u.user_time()) + t(u.system_time())
     };
-    usage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        + usage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+    (
+        usage(nix::sys::resource::UsageWho::RUSAGE_SELF),
+        usage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN),
+    )
 }
 
 /// Runs the no-op fault observed for `window`; returns the record and the share of
@@ -325,6 +337,30 @@ fn check(record: &RunRecord, window: Duration, samplers: bool) {
     }
 }
 
+/// The ten probes of the headline figure: four HTTP (two through the fault proxy),
+/// two TCP, two SQL, a container and a process. A command probe forks a process per
+/// check (about 1.5 ms of CPU), which belongs at intervals of seconds, not 250 ms; its
+/// cost is measured on its own among the kinds.
+fn ten_probes(lab: &Lab) -> Vec<(ProbeSpec, ProbeRole)> {
+    every_kind(lab)
+        .into_iter()
+        .filter(|(s, _)| !matches!(s.check, ProbeCheck::Command { .. }))
+        .collect()
+}
+
+/// Ten probes of one kind, for the per-kind figures.
+fn ten_of(lab: &Lab, kind: &str) -> Vec<(ProbeSpec, ProbeRole)> {
+    let all = every_kind(lab);
+    let (spec, _) = all
+        .iter()
+        .find(|(s, _)| s.name.starts_with(kind))
+        .unwrap_or_else(|| panic!("no {kind} probe"))
+        .clone();
+    (0..10)
+        .map(|i| probe(&format!("{kind}-{i}"), spec.check.clone()))
+        .collect()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list") {
@@ -332,34 +368,65 @@ fn main() {
         return;
     }
     let full = args.iter().any(|a| a == "--bench");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // `cargo bench --bench engine_cpu -- kinds` runs only the sections named so.
+    let filter = args.iter().skip(1).find(|a| !a.starts_with('-')).cloned();
+    let wanted = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
+    // The runtime `chaosdeck run` and `gameday` use.
+    let runtime = chaosdeck::engine::runner::engine_runtime().unwrap();
     runtime.block_on(async {
         let lab = start_lab().await;
         let label = if full { "RESULT" } else { "SMOKE" };
-        let window = Duration::from_secs(if full { 60 } else { 3 });
-        let (record, share) = observe(&lab, ten_probes(&lab), true, window).await;
-        check(&record, window, true);
-        println!(
-            "{label} engine_cpu all: 10 probes @250ms + all samplers @1s: {:.3} % of one core ({:.2} CPU-s per minute) over {window:?}",
-            share * 100.0,
-            share * 60.0
-        );
+        let window = Duration::from_secs(if full { 40 } else { 3 });
         if full {
-            let part = Duration::from_secs(20);
+            // A new cluster and container are busy for a while after they start
+            // (checkpoints, autovacuum, the engine's own start-up); let them settle.
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+        if wanted("all") {
+            let runs = if full { 3 } else { 1 };
+            let mut shares = Vec::new();
+            for _ in 0..runs {
+                let (record, share) = observe(&lab, ten_probes(&lab), true, window).await;
+                check(&record, window, true);
+                println!(
+                    "{label} engine_cpu all: 10 probes @250ms + all samplers @1s: {:.3} % of one core ({:.2} CPU-s per minute) over {window:?}",
+                    share * 100.0,
+                    share * 60.0
+                );
+                shares.push(share);
+            }
+            shares.sort_by(f64::total_cmp);
+            println!(
+                "{label} engine_cpu all median of {runs}: {:.3} % of one core",
+                shares[shares.len() / 2] * 100.0
+            );
+        }
+        let part = Duration::from_secs(20);
+        if full && wanted("parts") {
             let (record, share) = observe(&lab, ten_probes(&lab), false, part).await;
             check(&record, part, false);
-            println!("{label} engine_cpu probes_only: {:.3} % of one core", share * 100.0);
+            println!("{label} engine_cpu parts probes_only: {:.3} % of one core", share * 100.0);
             let (record, share) = observe(&lab, vec![], true, part).await;
             check(&record, part, true);
-            println!("{label} engine_cpu samplers_only: {:.3} % of one core", share * 100.0);
-            for (name, kinds) in [("no_sql", true)] {
-                let probes: Vec<_> = ten_probes(&lab)
-                    .into_iter()
-                    .filter(|(s, _)| !kinds || !matches!(s.check, ProbeCheck::Sql { .. }))
-                    .collect();
-                let (record, share) = observe(&lab, probes, false, part).await;
-                check(&record, part, false);
-                println!("{label} engine_cpu probes_{name}: {:.3} % of one core", share * 100.0);
+            println!("{label} engine_cpu parts samplers_only: {:.3} % of one core", share * 100.0);
+            let (record, share) = observe(&lab, vec![], false, part).await;
+            check(&record, part, false);
+            println!("{label} engine_cpu parts nothing_watched: {:.3} % of one core", share * 100.0);
+        }
+        if full && filter.as_deref() == Some("idle") {
+            let (record, share) = observe(&lab, vec![], false, part).await;
+            check(&record, part, false);
+            println!("{label} engine_cpu idle: {:.3} % of one core", share * 100.0);
+        }
+        if full && wanted("kinds") {
+            let short = Duration::from_secs(10);
+            for kind in ["http", "tcp", "sql", "container", "process", "command"] {
+                let (record, share) = observe(&lab, ten_of(&lab, kind), false, short).await;
+                check(&record, short, false);
+                println!(
+                    "{label} engine_cpu kinds {kind}: 10 probes @250ms: {:.3} % of one core",
+                    share * 100.0
+                );
             }
         }
         stop_lab(lab).await;

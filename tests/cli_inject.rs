@@ -345,7 +345,7 @@ fn unreachable_targets_and_wrong_passwords_are_one_clear_line() {
 
     let closed = format!(
         "host=127.0.0.1 port={} dbname=testdb user=postgres password=x",
-        free_port()
+        support::free_port()
     );
     let out = chaosdeck(
         state.path(),
@@ -364,14 +364,6 @@ fn unreachable_targets_and_wrong_passwords_are_one_clear_line() {
         stderr.contains("host=127.0.0.1") && stderr.contains("password=***"),
         "{stderr}"
     );
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

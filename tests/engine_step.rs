@@ -8,7 +8,9 @@ use std::time::Duration;
 use chaosdeck::catalog::Severity;
 use chaosdeck::engine::record::{Outcome, TeardownStep, TimelineKind};
 use chaosdeck::engine::verdict::judge;
-use chaosdeck::engine::{step, Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
+use chaosdeck::engine::{
+    next_deadline, step, Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason,
+};
 use chaosdeck::observe::{MetricBatch, MetricSample, ProbeSample};
 use tokio::time::Instant;
 
@@ -706,4 +708,46 @@ async fn the_same_inputs_give_the_same_run() {
     let first = replay();
     assert_eq!(first, replay());
     assert!(first.contains(&Effect::Teardown));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_runner_sleeps_until_the_next_deadline_of_each_phase() {
+    let t0 = Instant::now();
+    let mut run = Run::new(setup(), t0);
+    step(&mut run, Input::Start { problems: vec![] }, t0);
+    assert_eq!(
+        next_deadline(&run),
+        Some(t0 + ms(5000)),
+        "preflight timeout"
+    );
+    step(&mut run, sample(APP, t0, true), t0);
+    assert_eq!(next_deadline(&run), None, "the gate waits for a person");
+
+    let (mut run, t0) = observing(setup());
+    assert_eq!(
+        next_deadline(&run),
+        Some(t0 + ms(11_000)),
+        "the 10 s window"
+    );
+    let mut short_ttl = setup();
+    short_ttl.ttl = Duration::from_secs(2);
+    let (short, t1) = observing(short_ttl);
+    assert_eq!(
+        next_deadline(&short),
+        Some(t1 + ms(3000)),
+        "the TTL comes first"
+    );
+
+    step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
+    assert_eq!(next_deadline(&run), None, "teardown has no clock");
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(2100),
+    );
+    assert_eq!(
+        next_deadline(&run),
+        Some(t0 + ms(7850)),
+        "recover_within + grace"
+    );
 }

@@ -15,14 +15,6 @@ use chaosdeck::engine::record::{GamedayRecord, Outcome};
 use chaosdeck::lab::PgClusterOptions;
 use support::http_service::{Health, HttpService};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_four_fault_game_day_runs_end_to_end() {
     // PostgreSQL and a service that needs it.
@@ -51,7 +43,7 @@ async fn a_four_fault_game_day_runs_end_to_end() {
         .unwrap();
     // A service behind the fault proxy.
     let edge = HttpService::start(Health::Switch(Arc::new(AtomicBool::new(true)))).await;
-    let listen = format!("127.0.0.1:{}", free_port());
+    let listen = format!("127.0.0.1:{}", support::free_port());
 
     let dir = tempfile::tempdir().unwrap();
     let config = format!(

@@ -3,11 +3,17 @@
 
 use crate::catalog::{FaultSpec, Severity};
 
-#[derive(Debug, Clone, Copy, Default)]
+/// The approval flags shared by `inject`, `run` and `gameday`.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct Approval {
+    /// Approve faults up to high severity without asking.
+    #[arg(long)]
     pub yes: bool,
+    /// With --yes, approve critical faults too.
+    #[arg(long = "allow-critical")]
     pub allow_critical: bool,
-    /// From `--max-severity` or the config's policy, whichever is lower.
+    /// Refuse faults above this severity (the config's policy may lower it).
+    #[arg(long = "max-severity", value_name = "SEVERITY")]
     pub max_severity: Option<Severity>,
 }
 

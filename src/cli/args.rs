@@ -130,15 +130,8 @@ pub struct InjectArgs {
     /// Set a parameter of the fault (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Approve faults up to high severity without asking.
-    #[arg(long)]
-    pub yes: bool,
-    /// With --yes, approve critical faults too.
-    #[arg(long = "allow-critical")]
-    pub allow_critical: bool,
-    /// Refuse faults above this severity.
-    #[arg(long = "max-severity", value_name = "SEVERITY")]
-    pub max_severity: Option<Severity>,
+    #[command(flatten)]
+    pub approval: super::approval::Approval,
     /// Tear the fault down after this long instead of the catalog's TTL.
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<crate::catalog::duration::HumanDuration>,
@@ -215,15 +208,8 @@ pub struct RunArgs {
     /// Set a parameter of the fault (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Approve faults up to high severity without asking.
-    #[arg(long)]
-    pub yes: bool,
-    /// With --yes, approve critical faults too.
-    #[arg(long = "allow-critical")]
-    pub allow_critical: bool,
-    /// Refuse faults above this severity.
-    #[arg(long = "max-severity", value_name = "SEVERITY")]
-    pub max_severity: Option<Severity>,
+    #[command(flatten)]
+    pub approval: super::approval::Approval,
     /// Tear the fault down after this long at the latest instead of the catalog's TTL.
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<crate::catalog::duration::HumanDuration>,
@@ -246,15 +232,8 @@ pub struct GamedayArgs {
     /// The plan: experiments in order, with pauses between them.
     #[arg(value_name = "PLAN.yaml")]
     pub plan: PathBuf,
-    /// Approve faults up to high severity without asking.
-    #[arg(long)]
-    pub yes: bool,
-    /// With --yes, approve critical faults too.
-    #[arg(long = "allow-critical")]
-    pub allow_critical: bool,
-    /// Refuse faults above this severity.
-    #[arg(long = "max-severity", value_name = "SEVERITY")]
-    pub max_severity: Option<Severity>,
+    #[command(flatten)]
+    pub approval: super::approval::Approval,
     /// Write the Markdown report here and the JSON report beside it.
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use super::approval::Approval;
 use super::args::{GamedayArgs, TargetArgs};
 use super::execute::{execute, Executed, Progress};
-use super::run::{build, load_config, status_of, Context, Request};
+use super::run::{build, load_config, open_journal, status_of, Context, Request};
 use super::Status;
 use crate::catalog::Catalog;
 use crate::engine::gameday::Plan;
-use crate::engine::journal::{default_state_dir, now_rfc3339, Journal};
+use crate::engine::journal::{now_rfc3339, Journal};
 use crate::engine::record::{GamedayRecord, Outcome};
 use crate::engine::runner::Experiment;
 
@@ -28,17 +27,12 @@ pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
             return Status::InputError;
         }
     };
-    let dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
-    let journal = match Journal::open(&dir) {
-        Ok(j) => j,
+    let (journal, runtime) = match open_journal(ctx) {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("{e}");
             return Status::InputError;
         }
-    };
-    let Ok(runtime) = tokio::runtime::Runtime::new() else {
-        eprintln!("cannot start the async runtime");
-        return Status::InputError;
     };
     let record = runtime.block_on(run_plan(&plan, experiments, journal, progress));
     if let Some(path) = &args.report {
@@ -83,11 +77,7 @@ fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<Planned>), St
             probes: &[],
             only_probes: &planned.probes,
             params: &params,
-            approval: Approval {
-                yes: args.yes,
-                allow_critical: args.allow_critical,
-                max_severity: args.max_severity,
-            },
+            approval: args.approval,
             observe,
             duration: planned.duration.as_duration(),
             ttl: planned.ttl.map(|t| t.as_duration()),

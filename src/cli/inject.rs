@@ -24,11 +24,7 @@ pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, 
         );
     };
     if let Some(spec) = catalog.get(id) {
-        let approval = super::approval::Approval {
-            yes: args.yes,
-            allow_critical: args.allow_critical,
-            max_severity: args.max_severity,
-        };
+        let approval = args.approval;
         if !args.dry_run {
             approval.check(spec)?;
         } else {

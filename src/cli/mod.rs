@@ -1,7 +1,7 @@
 //! The headless subcommands. Each one prints what it found and returns the exit
 //! status; nothing here draws a screen.
 
-mod approval;
+pub mod approval;
 pub mod args;
 mod execute;
 mod gameday;

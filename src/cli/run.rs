@@ -36,17 +36,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
             return Status::InputError;
         }
     };
-    let dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
-    let journal = match Journal::open(&dir) {
-        Ok(j) => j,
+    let (journal, runtime) = match open_journal(ctx) {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("{e}");
             return Status::InputError;
         }
-    };
-    let Ok(runtime) = tokio::runtime::Runtime::new() else {
-        eprintln!("cannot start the async runtime");
-        return Status::InputError;
     };
     progress.line(&format!(
         "Running {} ({}, {}) as run {}",
@@ -80,6 +75,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
         print!("{}", result_block(&record));
     }
     status_of(record.verdict.outcome)
+}
+
+/// The journal of the state folder and the runtime experiments run on.
+pub fn open_journal(ctx: &Context) -> Result<(Journal, tokio::runtime::Runtime), String> {
+    let dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
+    let journal = Journal::open(&dir).map_err(|e| e.to_string())?;
+    let runtime = crate::engine::runner::engine_runtime()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    Ok((journal, runtime))
 }
 
 pub fn status_of(outcome: Outcome) -> Status {
@@ -135,11 +139,7 @@ fn prepare(ctx: &Context, args: &RunArgs) -> Result<(Experiment, String), String
         probes: &args.probes,
         only_probes: &[],
         params: &args.params,
-        approval: Approval {
-            yes: args.yes,
-            allow_critical: args.allow_critical,
-            max_severity: args.max_severity,
-        },
+        approval: args.approval,
         observe,
         duration: args.duration.as_duration(),
         ttl: args.ttl.map(|t| t.as_duration()),

@@ -15,4 +15,4 @@ pub mod step;
 pub mod verdict;
 
 pub use run::{Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
-pub use step::step;
+pub use step::{next_deadline, step};

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::inject::{self, Active, InjectFailure, Step, StepOutcome};
 use super::journal::{Event, Journal};
 use super::record::{FaultSummary, RunRecord, TeardownStep, TimelineEntry};
 use super::run::{Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason};
-use super::step::step;
+use super::step::{next_deadline, step};
 use crate::catalog::FaultSpec;
 use crate::driver::dispatch::RunContext;
 use crate::driver::proxy::running::{self, RunningProxy};
@@ -22,8 +22,14 @@ use crate::driver::proxy::FaultProxy;
 use crate::driver::targets::Targets;
 use crate::observe::{MetricBatch, ProbeSample, ProbeSpec, SamplerSet};
 
-/// How often deadlines (TTL, observation window, recovery watch) are checked.
-const TICK: Duration = Duration::from_millis(50);
+/// The runtime experiments run on: one thread. The engine waits on sockets and timers
+/// almost all the time, and one thread saves the cross-thread wake-ups that cost a
+/// multi-thread runtime most of its CPU here (BENCHMARKS.md, "Engine CPU").
+pub fn engine_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
 
 /// Everything one experiment needs, checked before it starts.
 #[derive(Debug)]
@@ -114,8 +120,6 @@ pub async fn run_experiment(
     let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems }, now);
     let mut active: Option<Active> = None;
     let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut phase = run.phase;
     let _ = events.send(EngineEvent::Phase(phase)).await;
 
@@ -157,6 +161,7 @@ pub async fn run_experiment(
         if !pending.is_empty() {
             continue;
         }
+        let deadline = next_deadline(&run);
         let input = tokio::select! {
             Some(sample) = probe_rx.recv() => {
                 let _ = events.try_send(EngineEvent::Probe(sample.clone()));
@@ -195,7 +200,7 @@ pub async fn run_experiment(
                 // Whoever drove the run is gone: stop as an interrupt would.
                 None => Input::Stop(StopReason::Interrupt),
             },
-            _ = ticker.tick() => Input::Tick,
+            _ = sleep_until_some(deadline) => Input::Tick,
         };
         pending.extend(step(&mut run, input, Instant::now()));
     }
@@ -234,6 +239,14 @@ async fn start_run_proxy(exp: &Experiment) -> (Option<RunningProxy>, Option<Stri
     match FaultProxy::start(target.listen, target.upstream.clone()).await {
         Ok(proxy) => (Some(RunningProxy::register(target.listen, proxy)), None),
         Err(e) => (None, Some(format!("fault proxy {}: {e}", target.listen))),
+    }
+}
+
+/// Sleeps until `deadline`, or for ever when there is none.
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

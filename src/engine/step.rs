@@ -326,6 +326,25 @@ fn tick(run: &mut Run, now: Instant, out: &mut Vec<Effect>) {
     }
 }
 
+/// The next instant at which time alone changes the run (preflight gives up, the
+/// TTL or the observation window ends, the recovery watch ends); the runner sleeps
+/// until then instead of ticking.
+pub fn next_deadline(run: &Run) -> Option<Instant> {
+    match run.phase {
+        Phase::Preflight => Some(run.started + run.setup.preflight_timeout),
+        Phase::Observing => {
+            let injected = run.injected_at?;
+            let ttl = injected + run.setup.ttl;
+            Some(match run.setup.observe_for {
+                Some(window) => ttl.min(injected + window),
+                None => ttl,
+            })
+        }
+        Phase::RecoveryWatch => Some(recovery_deadline(run)),
+        Phase::Gate | Phase::Injecting | Phase::TearingDown | Phase::Done => None,
+    }
+}
+
 fn recovery_deadline(run: &Run) -> Instant {
     let anchor = match run.setup.self_healing {
         true => run.inject_started,

@@ -15,8 +15,13 @@ use crate::driver::process::{self, procfs, ProcessSelector};
 const STDERR_CAP: u64 = 4096;
 
 /// Up when the selector names exactly one live process that is not stopped (`T`,
-/// `t`), a zombie (`Z`) or dead (`X`). The `/proc` scan runs off the async threads.
+/// `t`), a zombie (`Z`) or dead (`X`). A pid is read in place (two small `/proc`
+/// files, which never wait on the process); a name or a port means scanning `/proc`,
+/// which runs off the async threads.
 pub(crate) async fn check_process(selector: &ProcessSelector) -> Outcome {
+    if let ProcessSelector::Pid(_) = selector {
+        return process_state(selector);
+    }
     let selector = selector.clone();
     tokio::task::spawn_blocking(move || process_state(&selector))
         .await
@@ -39,8 +44,7 @@ fn process_state(selector: &ProcessSelector) -> Outcome {
     Err(format!("{name} (pid {pid}) {why} (state {})", stat.state))
 }
 
-/// The one pid the selector names, found the way the process faults find it: the
-/// driver's read-only planning step, which sends nothing.
+/// The one pid the selector names, found the way the process faults find it.
 fn find_pid(selector: &ProcessSelector) -> Result<u32, String> {
     process::resolve_pid(selector, "probe").map_err(|e| driver_detail(&e))
 }

@@ -27,6 +27,15 @@ pub fn unique_name(what: &str) -> String {
     format!("{NAME_PREFIX}{what}-{}-{n}", std::process::id())
 }
 
+/// A loopback port free at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Turns a lab error into a skip (when allowed) or a failing test.
 fn missing_or_fail<T>(result: Result<T, LabError>) -> Option<T> {
     let err = match result {
