@@ -321,6 +321,12 @@ async fn time_to_impact_is_the_first_failing_check_that_started_once_injection_b
         "2026-11-23T00:00:00Z".into(),
     );
     assert_eq!(record.timings.time_to_impact_ms, Some(500));
+    // The probe that came back at 1250 ms was stamped before later entries arrived;
+    // the record reads in time order all the same.
+    assert!(record
+        .timeline
+        .windows(2)
+        .all(|w| w[0].offset_ms <= w[1].offset_ms));
     assert_eq!(record.timings.teardown_ms, Some(100));
 }
 

@@ -190,6 +190,10 @@ pub fn build_record(
             .map(|(name, (first, last))| (name.clone(), last - first))
             .collect(),
     };
+    // Probe changes are stamped when their check started, which can be before an
+    // entry that arrived earlier; the report reads in time order.
+    let mut timeline = run.timeline.clone();
+    timeline.sort_by_key(|entry| entry.offset_ms);
     RunRecord {
         run_id,
         fault,
@@ -197,7 +201,7 @@ pub fn build_record(
         params,
         started_at,
         approvals: run.approvals.clone(),
-        timeline: run.timeline.clone(),
+        timeline,
         series: run.series.summaries(),
         probes,
         timings,
