@@ -3,6 +3,7 @@
 
 pub mod probe;
 pub mod probe_check;
+mod probe_container;
 pub mod probe_http;
 mod probe_local;
 pub mod probe_task;

@@ -16,8 +16,7 @@ use super::probe_http::{self, HttpUrl};
 use super::probe_local;
 use crate::driver::postgres::conn::{describe, mask_password};
 use crate::driver::postgres::PgConnSpec;
-use crate::driver::{docker, DriverError};
-use crate::lab;
+use crate::driver::DriverError;
 
 /// The `application_name` of the probe's PostgreSQL sessions.
 pub const PROBE_APPLICATION_NAME: &str = "chaosdeck:probe";
@@ -109,7 +108,7 @@ async fn run(check: &ProbeCheck, timeout: Duration, clients: Clients<'_>) -> Out
             check_sql(conn, query, expect.as_deref(), timeout, keep).await
         }
         ProbeCheck::Container { name, healthy } => {
-            check_container(clients.docker, name, *healthy).await
+            super::probe_container::check_container(clients.docker, name, *healthy).await
         }
         ProbeCheck::Process { selector } => probe_local::check_process(selector).await,
         ProbeCheck::Command { argv, exit_code } => {
@@ -191,43 +190,6 @@ fn quoted(value: Option<&str>) -> String {
     match value.char_indices().nth(80) {
         Some((i, _)) => format!("\"{}…\"", &value[..i]),
         None => format!("\"{value}\""),
-    }
-}
-
-/// Up when running, not paused and, with `healthy`, reported healthy. The client is
-/// connected once and kept; an engine that stops answering gets a fresh one.
-async fn check_container(docker: &mut Option<Docker>, name: &str, healthy: bool) -> Outcome {
-    let client = match docker {
-        Some(client) => client.clone(),
-        None => {
-            let client = lab::docker_connect().await.map_err(|e| e.to_string())?;
-            *docker = Some(client.clone());
-            client
-        }
-    };
-    let status = match docker::status(&client, name).await {
-        Ok(status) => status,
-        Err(e) => {
-            if matches!(e, DriverError::Unreachable { .. }) {
-                *docker = None;
-            }
-            return Err(driver_detail(&e));
-        }
-    };
-    if status.paused {
-        return Err("paused".to_string());
-    }
-    if !status.running {
-        return Err(match status.exit_code {
-            Some(code) => format!("{} (exit code {code})", status.state),
-            None => status.state,
-        });
-    }
-    match (healthy, status.health.as_deref()) {
-        (false, _) => Ok("running".to_string()),
-        (true, Some("healthy")) => Ok("running, healthy".to_string()),
-        (true, Some(health)) => Err(format!("running but {health}")),
-        (true, None) => Err("running, but the container has no health check".to_string()),
     }
 }
 
