@@ -143,7 +143,11 @@ pub async fn apply(
                 .await
                 .map(|()| (Hold::new(), None))
         }
-        Undo::Process(u) => process::apply(u).map(|()| (Hold::new(), None)),
+        Undo::Process(u) => {
+            process::apply(u)?;
+            process::wait_until_stopped(u).await;
+            Ok((Hold::new(), None))
+        }
         Undo::Host(u) => {
             let applied = host::apply(&targets.exe, &HostFault::from_action(action)?, u).await?;
             Ok((applied.hold, Some(Undo::Host(applied.undo))))

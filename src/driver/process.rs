@@ -178,6 +178,26 @@ pub fn apply(undo: &ProcessUndo) -> Result<(), DriverError> {
         .map_err(|e| DriverError::failed(format!("pid {pid}"), format!("{}: {e}", signal.as_str())))
 }
 
+/// After a freeze's SIGSTOP: waits (up to a second) until the kernel shows the
+/// process stopped, since a signal lands a moment after `kill` returns; the fault
+/// counts as on only then.
+pub async fn wait_until_stopped(undo: &ProcessUndo) {
+    let ProcessUndo::Continue { .. } = undo else {
+        return;
+    };
+    let (pid, _) = undo.pid_and_start();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    while tokio::time::Instant::now() < deadline {
+        match procfs::read_stat(pid) {
+            Some(stat) if stat.state != 'T' && stat.state != 't' => {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await
+            }
+            _ => return,
+        }
+    }
+    tracing::warn!("pid {pid} did not show as stopped within 1 s of SIGSTOP");
+}
+
 /// Idempotent. A freeze is continued with SIGCONT when the same process still exists;
 /// a signal has nothing to undo. Returns what was found and done, for the timeline.
 pub fn undo(undo: &ProcessUndo) -> Result<String, DriverError> {
