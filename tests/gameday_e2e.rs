@@ -37,10 +37,13 @@ async fn a_four_fault_game_day_runs_end_to_end() {
     let image = support::busybox_image(&docker).await.unwrap();
     let web = support::ContainerGuard::start(&docker, &image, None, None).await;
     // A process.
-    let mut worker = std::process::Command::new("sleep")
-        .arg("600")
-        .spawn()
-        .unwrap();
+    let worker = Worker(
+        std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap(),
+    );
+    let worker = &worker.0;
     // A service behind the fault proxy.
     let edge = HttpService::start(Health::Switch(Arc::new(AtomicBool::new(true)))).await;
     let listen = format!("127.0.0.1:{}", support::free_port());
@@ -124,12 +127,20 @@ experiments:
     assert!(record.stopped.is_none());
     let markdown = std::fs::read_to_string(&report).unwrap();
     assert!(markdown.contains("## Scorecard"), "{markdown}");
+    // The scorecard section alone (the runs table below it names categories too).
+    let scorecard = markdown
+        .split("## Scorecard")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
     for category in ["database", "container", "process", "network"] {
+        let row = scorecard
+            .lines()
+            .find(|l| l.starts_with(&format!("| {category} ")))
+            .unwrap_or_else(|| panic!("no scorecard row for {category}:\n{scorecard}"));
         assert!(
-            markdown
-                .lines()
-                .any(|l| l.starts_with('|') && l.contains(category)),
-            "no scorecard row for {category}:\n{markdown}"
+            row.ends_with("| 100 % |"),
+            "{category} did not score 100 %: {row}"
         );
     }
     assert!(!markdown.contains("testpass") && !json.contains("testpass"));
@@ -154,6 +165,14 @@ experiments:
         .unwrap();
     assert_ne!(state_letter, "T", "the worker is still frozen");
     assert!(std::net::TcpStream::connect(&listen).is_err());
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+}
+
+/// The test's worker process, killed however the test ends.
+struct Worker(std::process::Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

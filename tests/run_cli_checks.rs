@@ -54,15 +54,19 @@ fn catalog(dir: &Path) -> std::path::PathBuf {
     folder
 }
 
-fn chaosdeck(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chaosdeck"));
+    command
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--catalog")
         .arg(catalog(dir))
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args);
+    command
+}
+
+fn chaosdeck(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
 }
 
 fn refused(output: &Output, wanted: &str) {
@@ -217,4 +221,55 @@ fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
     );
     assert!(stdout.contains("no steady-state probes"), "{stdout}");
     assert!(!d.join("marker").exists());
+}
+
+#[test]
+fn sigterm_during_a_pause_ends_the_game_day_before_the_next_fault() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let plan = d.join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "name: paused\npause: 60s\nexperiments:\n  - { fault: test-marker, duration: 200ms }\n  - { fault: test-stuck, duration: 200ms }\n",
+    )
+    .unwrap();
+    let mut child = command(d, &["gameday", plan.to_str().unwrap(), "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let pausing = line.trim_start().starts_with("pause 1m");
+        seen.push(line);
+        if pausing {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains("pause")),
+        "{seen:#?}"
+    );
+    let started = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it waited out the pause"
+    );
+    let rest = rest.join("\n");
+    assert!(
+        rest.contains("stopped: interrupted during a pause"),
+        "{rest}"
+    );
+    assert!(!d.join("stuck").exists(), "the second fault never ran");
+    // The first run passed no probes, so its verdict says recovery was not measured.
+    assert_eq!(status.code(), Some(1), "{rest}");
 }

@@ -17,15 +17,27 @@ pub struct CatalogIssue {
 
 impl fmt::Display for CatalogIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some((line, column)) = self.position {
-            write!(f, ":{line}:{column}")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, ": {}", self.path)?;
-        }
-        write!(f, ": {}", self.message)
+        write_located(f, &self.file, self.position, &self.path, &self.message)
     }
+}
+
+/// `file:line:col: field.path: message`, leaving out what is unknown. Catalog and
+/// config errors read alike through this.
+pub fn write_located(
+    f: &mut fmt::Formatter<'_>,
+    file: &std::path::Path,
+    position: Option<(usize, usize)>,
+    path: &str,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}", file.display())?;
+    if let Some((line, column)) = position {
+        write!(f, ":{line}:{column}")?;
+    }
+    if !path.is_empty() {
+        write!(f, ": {path}")?;
+    }
+    write!(f, ": {message}")
 }
 
 /// Everything wrong with a set of catalog files.

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::driver::targets::Targets;
 use crate::engine::journal::Journal;
@@ -42,11 +42,45 @@ pub enum Executed {
     Panicked { message: String, all_verified: bool },
 }
 
+/// Whether Ctrl-C or SIGTERM has arrived, and which came first.
+pub type StopSignal = watch::Receiver<Option<StopReason>>;
+
+/// Listens for Ctrl-C and SIGTERM for the whole command. Once tokio handles a
+/// signal, the default action (ending the process) is gone for good, so one listener
+/// serves every experiment of a game day and the pauses between them.
+pub fn listen_for_stops() -> StopSignal {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            tracing::warn!("cannot listen for signals; Ctrl-C will not tear down");
+            // Keep the sender: a closed channel would read as "never stopped" anyway.
+            return std::future::pending::<()>().await;
+        };
+        loop {
+            let reason = tokio::select! {
+                _ = int.recv() => StopReason::Interrupt,
+                _ = term.recv() => StopReason::Terminate,
+            };
+            tx.send_if_modified(|seen| {
+                let first = seen.is_none();
+                seen.get_or_insert(reason);
+                first
+            });
+        }
+    });
+    rx
+}
+
 pub async fn execute(
     exp: Experiment,
     journal: Journal,
     approved_by: String,
     progress: Progress,
+    stop: StopSignal,
 ) -> Executed {
     let run_id = exp.run_id.clone();
     let targets: Targets = exp.targets.clone();
@@ -59,15 +93,14 @@ pub async fn execute(
         cmd_rx,
         event_tx,
     ));
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let signals = tokio::spawn(forward_signals(cmd_tx, interrupted.clone()));
+    let forward = tokio::spawn(forward_stop(stop.clone(), cmd_tx));
     while let Some(event) = event_rx.recv().await {
         if let EngineEvent::Timeline(entry) = event {
             progress.line(&progress_line(&entry));
         }
     }
-    signals.abort();
-    let interrupted = interrupted.load(std::sync::atomic::Ordering::SeqCst);
+    forward.abort();
+    let interrupted = stop.borrow().is_some();
     match engine.await {
         Ok(record) => Executed::Finished {
             record: Box::new(record),
@@ -105,27 +138,18 @@ pub async fn execute(
     }
 }
 
-/// Ctrl-C and SIGTERM become a stop; the task ends after the first one.
-async fn forward_signals(
-    cmds: mpsc::Sender<EngineCmd>,
-    seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::warn!("cannot listen for signals; Ctrl-C will not tear down");
-        return std::future::pending().await;
-    };
-    let reason = tokio::select! {
-        _ = int.recv() => StopReason::Interrupt,
-        _ = term.recv() => StopReason::Terminate,
-    };
-    seen.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = cmds.send(EngineCmd::Stop(reason)).await;
+/// Turns the first Ctrl-C or SIGTERM into a stop of the running experiment.
+async fn forward_stop(mut stop: StopSignal, cmds: mpsc::Sender<EngineCmd>) {
+    let reason = stop
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|r| r.clone());
+    if let Some(reason) = reason {
+        let _ = cmds.send(EngineCmd::Stop(reason)).await;
+    }
     // Keep the sender alive: a dropped command channel also reads as a stop.
-    std::future::pending::<()>().await;
+    std::future::pending::<()>().await
 }
 
 /// `  +1.250s  impact     app-health failed 240 ms after injection`

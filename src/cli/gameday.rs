@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::args::{GamedayArgs, TargetArgs};
 use super::execute::{execute, Executed, Progress};
-use super::run::{build, load_config, open_journal, status_of, Context, Request};
+use super::run::{build, deliver, load_config, open_journal, status_of, Context, Request, Shapes};
 use super::Status;
 use crate::catalog::Catalog;
 use crate::engine::gameday::Plan;
@@ -35,19 +35,12 @@ pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
         }
     };
     let record = runtime.block_on(run_plan(&plan, experiments, journal, progress));
-    if let Some(path) = &args.report {
-        match crate::report::write_gameday_report(path, &record) {
-            Ok((md, json)) => {
-                progress.line(&format!("Report: {} and {}", md.display(), json.display()))
-            }
-            Err(e) => eprintln!("{e}"),
-        }
-    }
-    if args.json {
-        println!("{}", crate::report::gameday_json(&record));
-    } else {
-        print!("{}", scorecard_block(&record));
-    }
+    let shapes = Shapes {
+        write: crate::report::write_gameday_report,
+        json: crate::report::gameday_json,
+        text: scorecard_block,
+    };
+    deliver(&record, args.report.as_deref(), args.json, progress, shapes);
     plan_status(&record)
 }
 
@@ -112,6 +105,7 @@ async fn run_plan(
         runs: Vec::new(),
         stopped: None,
     };
+    let stop = super::execute::listen_for_stops();
     let total = experiments.len();
     for (i, planned) in experiments.into_iter().enumerate() {
         let Planned {
@@ -128,7 +122,11 @@ async fn run_plan(
             exp.run_id
         ));
         let fault = exp.spec.id.clone();
-        match execute(exp, journal.clone(), approved_by, progress).await {
+        if stop.borrow().is_some() {
+            record.stopped = Some(format!("interrupted before {}", exp.spec.id));
+            break;
+        }
+        match execute(exp, journal.clone(), approved_by, progress, stop.clone()).await {
             Executed::Finished {
                 record: run,
                 interrupted,
@@ -152,9 +150,10 @@ async fn run_plan(
         }
         if i + 1 < total && !pause.is_zero() {
             progress.line(&format!("  pause {}", humantime::format_duration(pause)));
+            let mut during_pause = stop.clone();
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
-                _ = tokio::signal::ctrl_c() => {
+                _ = during_pause.wait_for(Option::is_some) => {
                     record.stopped = Some("interrupted during a pause".into());
                     break;
                 }

@@ -47,7 +47,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
         "Running {} ({}, {}) as run {}",
         exp.spec.id, exp.spec.name, exp.spec.severity, exp.run_id
     ));
-    let executed = runtime.block_on(execute(exp, journal, approved_by, progress));
+    let executed = runtime.block_on(async {
+        let stop = super::execute::listen_for_stops();
+        execute(exp, journal, approved_by, progress, stop).await
+    });
     let record = match executed {
         Executed::Finished { record, .. } => record,
         Executed::Panicked {
@@ -61,20 +64,52 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
             };
         }
     };
-    if let Some(path) = &args.report {
-        match crate::report::write_report(path, &record) {
+    let shapes = Shapes {
+        write: crate::report::write_report,
+        json: crate::report::run_json,
+        text: result_block,
+    };
+    deliver(
+        &*record,
+        args.report.as_deref(),
+        args.json,
+        progress,
+        shapes,
+    );
+    status_of(record.verdict.outcome)
+}
+
+/// Where a report went: the Markdown file and the JSON file.
+type Written = Result<(PathBuf, PathBuf), crate::report::ReportError>;
+
+/// How one kind of record is written and printed.
+pub struct Shapes<T> {
+    pub write: fn(&Path, &T) -> Written,
+    pub json: fn(&T) -> String,
+    pub text: fn(&T) -> String,
+}
+
+/// Writes the report when asked, then prints the record as JSON or as text.
+pub fn deliver<T>(
+    record: &T,
+    report: Option<&Path>,
+    json: bool,
+    progress: Progress,
+    shapes: Shapes<T>,
+) {
+    if let Some(path) = report {
+        match (shapes.write)(path, record) {
             Ok((md, json)) => {
                 progress.line(&format!("Report: {} and {}", md.display(), json.display()))
             }
             Err(e) => eprintln!("{e}"),
         }
     }
-    if args.json {
-        println!("{}", crate::report::run_json(&record));
+    if json {
+        println!("{}", (shapes.json)(record));
     } else {
-        print!("{}", result_block(&record));
+        print!("{}", (shapes.text)(record));
     }
-    status_of(record.verdict.outcome)
 }
 
 /// The journal of the state folder and the runtime experiments run on.

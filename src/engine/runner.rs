@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -121,6 +121,7 @@ pub async fn run_experiment(
     let mut active: Option<Active> = None;
     let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
     let mut phase = run.phase;
+    let mut commands_open = true;
     let _ = events.send(EngineEvent::Phase(phase)).await;
 
     loop {
@@ -188,7 +189,7 @@ pub async fn run_experiment(
                     steps: outcomes.iter().map(teardown_step).collect(),
                 },
             },
-            cmd = cmds.recv() => match cmd {
+            cmd = cmds.recv(), if commands_open => match cmd {
                 Some(EngineCmd::Approve { by }) if run.phase == Phase::Gate => {
                     approve(&mut run, &exp, &journal, by, &mut pending);
                     continue;
@@ -197,14 +198,23 @@ pub async fn run_experiment(
                 Some(EngineCmd::Refuse { why }) => Input::GateRefused { why },
                 Some(EngineCmd::Stop(reason)) => Input::Stop(reason),
                 Some(EngineCmd::Note(text)) => Input::Note(text),
-                // Whoever drove the run is gone: stop as an interrupt would.
-                None => Input::Stop(StopReason::Interrupt),
+                // Whoever drove the run is gone: stop as an interrupt would, once.
+                None => {
+                    commands_open = false;
+                    Input::Stop(StopReason::Interrupt)
+                }
             },
             _ = sleep_until_some(deadline) => Input::Tick,
         };
         pending.extend(step(&mut run, input, Instant::now()));
     }
 
+    // The state machine only finishes once teardown is done; should that ever not
+    // hold, nothing injected is left on.
+    if let Some(on) = active.take() {
+        tracing::warn!(run = %exp.run_id, "run ended with its fault on; tearing it down");
+        inject::teardown(&journal, on, &exp.targets).await;
+    }
     cancel.cancel();
     for task in tasks {
         let _ = task.await;
@@ -340,14 +350,9 @@ fn spawn_inject(exp: &Experiment, journal: &Journal, tx: mpsc::Sender<Work>) {
 
 fn spawn_teardown(active: Active, exp: &Experiment, journal: &Journal, tx: mpsc::Sender<Work>) {
     let (journal, targets) = (journal.clone(), exp.targets.clone());
-    let (done_tx, done_rx) = oneshot::channel();
     tokio::spawn(async move {
-        let _ = done_tx.send(inject::teardown(&journal, active, &targets).await);
-    });
-    tokio::spawn(async move {
-        if let Ok(outcomes) = done_rx.await {
-            let _ = tx.send(Work::TornDown(outcomes)).await;
-        }
+        let outcomes = inject::teardown(&journal, active, &targets).await;
+        let _ = tx.send(Work::TornDown(outcomes)).await;
     });
 }
 
