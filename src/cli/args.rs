@@ -8,7 +8,12 @@ use crate::catalog::{Category, Severity};
 
 /// A terminal console for operator-driven chaos experiments.
 #[derive(Debug, Parser)]
-#[command(name = "chaosdeck", version, about, arg_required_else_help = true)]
+#[command(
+    name = "chaosdeck",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// A folder of fault YAML files to add to the built-in catalog (repeatable).
     #[arg(long = "catalog", value_name = "DIR", global = true)]
@@ -22,8 +27,37 @@ pub struct Cli {
     #[arg(long = "config", value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
+    /// With no subcommand, the console opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// The console's own flags (`chaosdeck` with no subcommand).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConsoleArgs {
+    /// A named target from --config for runs (default: the file's first).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// A steady-state probe: [NAME=]http://…, [NAME=]tcp://HOST:PORT or [NAME=]sql:QUERY (repeatable).
+    #[arg(long = "probe", value_name = "PROBE")]
+    pub probes: Vec<String>,
+    /// Browse and watch only: every key that injects is off.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Colour theme: dark, light, high-contrast, or a theme file (default: the config's, else dark).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub theme: Option<String>,
+    /// Refuse faults above this severity (the config's policy may lower it).
+    #[arg(long = "max-severity", value_name = "SEVERITY")]
+    pub max_severity: Option<Severity>,
+    /// Where `e` on the result screen writes reports (default: the current folder).
+    #[arg(long = "report-dir", value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod args;
+mod console;
 mod execute;
 mod gameday;
 mod hold;
@@ -42,8 +43,11 @@ impl From<Status> for ExitCode {
 
 /// Runs one headless subcommand.
 pub fn run(cli: Cli) -> Status {
+    let Some(command) = cli.command else {
+        return console::run(&cli.console, &cli.catalog_dirs, cli.state_dir.as_ref(), cli.config.as_ref());
+    };
     // Commands with side effects keep a log; the catalog commands only print.
-    let _log = match cli.command {
+    let _log = match command {
         Command::Inject(_)
         | Command::Teardown(_)
         | Command::Hold(_)
@@ -57,7 +61,7 @@ pub fn run(cli: Cli) -> Status {
         }
         _ => None,
     };
-    match cli.command {
+    match command {
         Command::List(args) => with_catalog(&cli.catalog_dirs, |c| list::run(c, &args)),
         Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
         Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),

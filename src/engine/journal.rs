@@ -61,6 +61,15 @@ pub enum Event {
     Undone { verification: Verification },
     /// The undo itself failed.
     UndoFailed { error: String },
+    /// The run is over: its verdict, for the history of past runs.
+    Verdict {
+        outcome: String,
+        ended_by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_to_impact_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_to_recover_ms: Option<u64>,
+    },
 }
 
 /// An action that was started and not verified undone.
@@ -202,7 +211,7 @@ pub fn dangling_in(records: &[Record]) -> Vec<Dangling> {
             Event::Holder { pid, start_time } => {
                 holders.insert(record.run.clone(), (*pid, *start_time));
             }
-            Event::Approved { .. } => {}
+            Event::Approved { .. } | Event::Verdict { .. } => {}
             _ => {
                 if let Some(d) = open.get_mut(&key) {
                     d.last = Some(record.clone());

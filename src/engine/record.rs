@@ -145,6 +145,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome in one lower-case word or phrase, as the journal keeps it.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Aborted => "aborted",
+            Outcome::TeardownFailed => "teardown failed",
+        }
+    }
+
     /// The process exit code the headless CLI uses for it.
     pub fn exit_code(self) -> i32 {
         match self {

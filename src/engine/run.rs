@@ -136,6 +136,8 @@ pub enum Input {
         steps: Vec<TeardownStep>,
     },
     Note(String),
+    /// The operator gives the fault more time; the TTL counts from injection still.
+    ExtendTtl(Duration),
     /// A restart count read by a sampler (container or supervised process).
     Restarts {
         name: String,

@@ -60,12 +60,14 @@ pub enum GateMode {
 }
 
 /// Commands to a running experiment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EngineCmd {
     Approve { by: String },
     Refuse { why: String },
     Stop(StopReason),
     Note(String),
+    /// Give the fault this much more time before its TTL tears it down.
+    ExtendTtl(Duration),
 }
 
 /// What a running experiment reports.
@@ -75,7 +77,9 @@ pub enum EngineEvent {
     Timeline(TimelineEntry),
     Probe(ProbeSample),
     Metrics(MetricBatch),
-    GateNeeded,
+    /// Preflight passed: the gate may be shown, with the blast radius of each step
+    /// as planned against the real target ("hold 97 of 100 connections").
+    GateNeeded { blast_radius: Vec<String> },
     Finished(Box<RunRecord>),
 }
 
@@ -115,7 +119,7 @@ pub async fn run_experiment(
     let setup = setup_of(&exp);
     let now = Instant::now();
     let mut run = Run::new(setup, now);
-    let mut problems = preflight_problems(&exp, &journal).await;
+    let (mut problems, blast_radius) = preflight_problems(&exp, &journal).await;
     problems.extend(proxy_problem);
     let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems }, now);
     let mut active: Option<Active> = None;
@@ -133,7 +137,10 @@ pub async fn run_experiment(
                         approve(&mut run, &exp, &journal, how, &mut pending);
                     }
                     GateMode::Ask => {
-                        let _ = events.send(EngineEvent::GateNeeded).await;
+                        let needed = EngineEvent::GateNeeded {
+                            blast_radius: blast_radius.clone(),
+                        };
+                        let _ = events.send(needed).await;
                     }
                 },
                 Effect::Inject => spawn_inject(&exp, &journal, work_tx.clone()),
@@ -198,6 +205,7 @@ pub async fn run_experiment(
                 Some(EngineCmd::Refuse { why }) => Input::GateRefused { why },
                 Some(EngineCmd::Stop(reason)) => Input::Stop(reason),
                 Some(EngineCmd::Note(text)) => Input::Note(text),
+                Some(EngineCmd::ExtendTtl(by)) => Input::ExtendTtl(by),
                 // Whoever drove the run is gone: stop as an interrupt would, once.
                 None => {
                     commands_open = false;
@@ -230,6 +238,15 @@ pub async fn run_experiment(
         exp.run_id.clone(),
         started_at,
     );
+    let verdict = Event::Verdict {
+        outcome: record.verdict.outcome.word().to_string(),
+        ended_by: record.verdict.ended_by.clone(),
+        time_to_impact_ms: record.timings.time_to_impact_ms,
+        time_to_recover_ms: record.timings.time_to_recover_ms,
+    };
+    if let Err(e) = journal.append(&exp.run_id, &exp.spec.id, 0, verdict) {
+        tracing::warn!("{e}");
+    }
     let _ = events
         .send(EngineEvent::Finished(Box::new(record.clone())))
         .await;
@@ -287,8 +304,10 @@ fn setup_of(exp: &Experiment) -> RunSetup {
 }
 
 /// What must be true before a fault may go on: nothing dangling, every step plans.
-async fn preflight_problems(exp: &Experiment, journal: &Journal) -> Vec<String> {
+/// What stands in the way of injecting, and the blast radius of each step as planned.
+async fn preflight_problems(exp: &Experiment, journal: &Journal) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
+    let mut blast_radius = Vec::new();
     match journal.dangling() {
         Ok(d) if !d.is_empty() => problems.push(format!(
             "{} fault step(s) from earlier runs are still on; run `chaosdeck teardown --dangling` first",
@@ -299,11 +318,12 @@ async fn preflight_problems(exp: &Experiment, journal: &Journal) -> Vec<String> 
     }
     let ctx = context(exp);
     for (kind, result) in inject::dry_run(&exp.steps, &exp.targets, &ctx).await {
-        if let Err(e) = result {
-            problems.push(format!("{kind}: {e}"));
+        match result {
+            Ok(blast) => blast_radius.push(blast),
+            Err(e) => problems.push(format!("{kind}: {e}")),
         }
     }
-    problems
+    (problems, blast_radius)
 }
 
 fn context(exp: &Experiment) -> RunContext {

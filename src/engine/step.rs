@@ -1,5 +1,7 @@
 //! The transitions of a run: one function per input, each pure.
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use super::record::{Approval, Note, TeardownStep, TimelineKind};
@@ -39,6 +41,7 @@ pub fn step(run: &mut Run, input: Input, now: Instant) -> Vec<Effect> {
         Input::Stop(reason) => stop(run, reason, now, &mut out),
         Input::TornDown { steps } => torn_down(run, steps, now, &mut out),
         Input::Note(text) => note(run, text, now, &mut out),
+        Input::ExtendTtl(by) => extend_ttl(run, by, now, &mut out),
         Input::Restarts { name, count } => {
             let entry = run.restarts.entry(name).or_insert((count, count));
             entry.1 = count;
@@ -323,6 +326,22 @@ fn tick(run: &mut Run, now: Instant, out: &mut Vec<Effect>) {
             finish(run, now, out);
         }
         _ => {}
+    }
+}
+
+/// Gives the fault more time, while it is not yet being torn down.
+fn extend_ttl(run: &mut Run, by: Duration, now: Instant, out: &mut Vec<Effect>) {
+    match run.phase {
+        Phase::Preflight | Phase::Gate | Phase::Injecting | Phase::Observing => {
+            run.setup.ttl += by;
+            let text = format!(
+                "TTL extended by {} to {}",
+                humantime::format_duration(by),
+                humantime::format_duration(run.setup.ttl)
+            );
+            run.say(now, TimelineKind::Note, text, out);
+        }
+        Phase::TearingDown | Phase::RecoveryWatch | Phase::Done => {}
     }
 }
 

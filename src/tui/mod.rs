@@ -1,2 +1,27 @@
-//! The console: app state and update, keymaps, event loop, screens, widgets, themes.
-//! Filled by the console issue; nothing here yet.
+//! The console: one loop owns the app state; keys, engine events and ticks become
+//! messages that `update` folds into the state; screens draw the state without I/O.
+//!
+//! - `app`, `msg`, `keymap`, `update`: the state, what enters it, what keys mean;
+//! - `event_loop`, `terminal_guard`, `engine_link`, `reachability`: the loop, the
+//!   terminal, and the tasks that do I/O for the console;
+//! - `live`, `history`: the data the dashboard and history screens show;
+//! - `screens/`: one file per screen; `widgets/`: charts and tables they share;
+//! - `theme`: colours by meaning.
+
+pub mod app;
+pub mod console;
+pub mod draw;
+pub mod engine_link;
+pub mod event_loop;
+pub mod gate;
+pub mod history;
+pub mod keymap;
+pub mod live;
+pub mod msg;
+pub mod reachability;
+pub mod screens;
+pub mod terminal_guard;
+pub mod theme;
+pub mod theme_file;
+pub mod update;
+pub mod widgets;

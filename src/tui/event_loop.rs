@@ -1,0 +1,87 @@
+//! The loop: messages in (keys, engine events, ticks), `update`, commands out, and a
+//! redraw only when something changed. Generic over the backend, so tests drive the
+//! whole console on ratatui's `TestBackend`.
+
+use std::time::Duration;
+
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::app::{App, Quit};
+use super::draw::draw;
+use super::engine_link::Link;
+use super::msg::Msg;
+use super::update::update;
+
+/// Engine events closer together than this share one frame; keys never wait.
+pub const FRAME: Duration = Duration::from_millis(50);
+
+/// How many messages one wake-up folds in before drawing.
+const BATCH: usize = 256;
+
+/// Runs until the app quits or every sender of `msgs` is gone.
+pub async fn run<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    link: &mut Link,
+    msgs: &mut mpsc::Receiver<Msg>,
+) -> std::io::Result<()> {
+    let mut last_frame: Option<Instant> = None;
+    let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
+    loop {
+        app.now = Instant::now();
+        if app.dirty {
+            terminal.draw(|frame| {
+                let area = frame.area();
+                draw(app, area, frame.buffer_mut());
+            })?;
+            app.dirty = false;
+            last_frame = Some(app.now);
+        }
+        if app.quit == Quit::Now {
+            return Ok(());
+        }
+        let wake = app.next_wake();
+        tokio::select! {
+            n = msgs.recv_many(&mut batch, BATCH) => if n == 0 { return Ok(()) },
+            _ = sleep_until(wake), if wake.is_some() => batch.push(Msg::Tick),
+        }
+        let keyed = batch.iter().any(|m| matches!(m, Msg::Key(_) | Msg::Mouse(_)));
+        fold(app, link, &mut batch);
+        // Engine events arrive many times a second: let them gather into one frame.
+        if let (false, true, Some(last)) = (keyed, app.dirty, last_frame) {
+            let due = last + FRAME;
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+                while let Ok(msg) = msgs.try_recv() {
+                    batch.push(msg);
+                    if batch.len() >= BATCH {
+                        break;
+                    }
+                }
+                fold(app, link, &mut batch);
+            }
+        }
+    }
+}
+
+fn fold(app: &mut App, link: &mut Link, batch: &mut Vec<Msg>) {
+    app.now = Instant::now();
+    for msg in batch.drain(..) {
+        for command in update(app, msg) {
+            link.execute(command, app);
+        }
+    }
+    if !app.run_active {
+        link.run_over();
+    }
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

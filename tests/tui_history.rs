@@ -1,0 +1,506 @@
+//! The history screen and the dangling-fault banner: snapshots of no runs, typical
+//! runs, runs with something still on, and long names at 80×24 and 160×48; outcome,
+//! status and banner colours cell by cell; selection by key and by mouse; tiny areas.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "screen_support/mod.rs"]
+mod screen_support;
+
+use std::path::PathBuf;
+
+use chaosdeck::driver::Verification;
+use chaosdeck::engine::journal::{dangling_in, Dangling, Event, Record};
+use chaosdeck::tui::history::{history_rows, HistoryRow, RunStatus};
+use chaosdeck::tui::screens::history::HistoryState;
+use chaosdeck::tui::screens::{banner, history};
+use chaosdeck::tui::theme::{Meaning, Theme};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use screen_support::{draw, find, style_of, text, SIZES};
+
+const JOURNAL: &str = "/home/op/.local/state/chaosdeck/journal.jsonl";
+
+fn rec(at: &str, run: &str, fault: &str, step: usize, event: Event) -> Record {
+    Record {
+        at: format!("2026-05-{at}Z"),
+        run: run.into(),
+        fault: fault.into(),
+        step,
+        event,
+    }
+}
+
+fn approved(target: &str) -> Event {
+    Event::Approved {
+        severity: "high".into(),
+        target: target.into(),
+        how: "console: typed the fault id".into(),
+    }
+}
+
+fn intent() -> Event {
+    Event::Intent {
+        action: "docker.pause".into(),
+        lifetime: "persistent".into(),
+        target: serde_json::json!({"container": "shop"}),
+        undo: serde_json::json!({"unpause": "shop"}),
+        blast_radius: "pause container shop".into(),
+    }
+}
+
+fn undone(verification: Verification) -> Event {
+    Event::Undone { verification }
+}
+
+fn verdict(outcome: &str, impact: Option<u64>, recover: Option<u64>) -> Event {
+    Event::Verdict {
+        outcome: outcome.into(),
+        ended_by: "duration".into(),
+        time_to_impact_ms: impact,
+        time_to_recover_ms: recover,
+    }
+}
+
+/// Three finished runs: a pass, a fail, and one aborted before injecting.
+fn typical_records() -> Vec<Record> {
+    let pg = "postgres host=db port=5432 user=app password=***";
+    vec![
+        rec(
+            "01T09:00:00.000",
+            "a1b2c3d4",
+            "db-max-connections",
+            0,
+            approved(pg),
+        ),
+        rec(
+            "01T09:00:01.000",
+            "a1b2c3d4",
+            "db-max-connections",
+            0,
+            intent(),
+        ),
+        rec(
+            "01T09:01:00.000",
+            "a1b2c3d4",
+            "db-max-connections",
+            0,
+            undone(Verification::Verified),
+        ),
+        rec(
+            "01T09:01:05.000",
+            "a1b2c3d4",
+            "db-max-connections",
+            0,
+            verdict("pass", Some(850), Some(12_500)),
+        ),
+        rec(
+            "01T10:00:00.000",
+            "e5f60718",
+            "container-kill",
+            0,
+            approved("container shop-app"),
+        ),
+        rec("01T10:00:01.000", "e5f60718", "container-kill", 0, intent()),
+        rec(
+            "01T10:00:02.000",
+            "e5f60718",
+            "container-kill",
+            0,
+            undone(Verification::Verified),
+        ),
+        rec(
+            "01T10:00:09.000",
+            "e5f60718",
+            "container-kill",
+            0,
+            verdict("fail", None, Some(4_200)),
+        ),
+        rec(
+            "01T11:00:00.000",
+            "99aa88bb",
+            "cpu-burn",
+            0,
+            verdict("aborted", None, None),
+        ),
+    ]
+}
+
+/// The typical runs, then one left residual and one whose process died while on.
+fn dangling_records() -> Vec<Record> {
+    let mut records = typical_records();
+    records.extend([
+        rec(
+            "02T08:00:00.000",
+            "0badf00d",
+            "db-settings",
+            0,
+            approved("postgres host=db"),
+        ),
+        rec("02T08:00:01.000", "0badf00d", "db-settings", 0, intent()),
+        rec(
+            "02T08:05:00.000",
+            "0badf00d",
+            "db-settings",
+            0,
+            undone(Verification::Residual(
+                "max_connections is 5, expected 100".into(),
+            )),
+        ),
+        rec(
+            "02T08:05:01.000",
+            "0badf00d",
+            "db-settings",
+            0,
+            verdict("teardown failed", Some(300), None),
+        ),
+        rec(
+            "02T09:00:00.000",
+            "deadbeef",
+            "container-pause",
+            0,
+            approved("container shop-app"),
+        ),
+        rec(
+            "02T09:00:01.000",
+            "deadbeef",
+            "container-pause",
+            0,
+            intent(),
+        ),
+        rec(
+            "02T09:00:01.500",
+            "deadbeef",
+            "container-pause",
+            0,
+            Event::Applied { undo: None },
+        ),
+    ]);
+    records
+}
+
+fn long_records() -> Vec<Record> {
+    let fault = "db-max-connections-held-by-a-very-long-running-pool-of-idle-sessions-x";
+    let target = "postgres host=primary.database.internal.example.com port=5432 dbname=shop_production user=app password=***";
+    vec![
+        rec("03T07:00:00.000", "12345678", fault, 0, approved(target)),
+        rec("03T07:00:01.000", "12345678", fault, 0, intent()),
+        rec(
+            "03T07:00:09.000",
+            "12345678",
+            fault,
+            0,
+            undone(Verification::Residual("x".repeat(90))),
+        ),
+        rec(
+            "03T07:00:10.000",
+            "12345678",
+            fault,
+            0,
+            verdict("teardown failed", Some(123_456), None),
+        ),
+    ]
+}
+
+fn state(records: &[Record]) -> HistoryState {
+    HistoryState::new(history_rows(records), PathBuf::from(JOURNAL))
+}
+
+fn screen(state: &HistoryState, w: u16, h: u16) -> Buffer {
+    draw(w, h, |area, buf| {
+        history::render(state, &Theme::dark(), area, buf)
+    })
+}
+
+/// The banner on the first row and the history under it, as the console stacks them.
+fn with_banner(dangling: &[Dangling], state: &HistoryState, w: u16, h: u16) -> Buffer {
+    draw(w, h, |area, buf| {
+        let top = banner::height(dangling);
+        let (bar, rest) = (
+            Rect {
+                height: top,
+                ..area
+            },
+            Rect {
+                y: area.y + top,
+                height: area.height - top,
+                ..area
+            },
+        );
+        banner::render(dangling, &Theme::dark(), bar, buf);
+        history::render(state, &Theme::dark(), rest, buf);
+    })
+}
+
+fn dark(meaning: Meaning) -> ratatui::style::Style {
+    Theme::dark().style(meaning)
+}
+
+#[test]
+fn no_runs_names_the_journal() {
+    let empty = state(&[]);
+    for (w, h) in SIZES {
+        let buf = screen(&empty, w, h);
+        insta::assert_snapshot!(format!("history_empty_{w}x{h}"), text(&buf));
+    }
+    let screen = text(&screen(&empty, 80, 24));
+    assert!(screen.contains(&format!("no runs yet in {JOURNAL}")));
+    assert!(empty.selected().is_none());
+}
+
+#[test]
+fn typical_runs_are_listed_newest_first_with_coloured_words() {
+    let typical = state(&typical_records());
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(
+            format!("history_typical_{w}x{h}"),
+            text(&screen(&typical, w, h))
+        );
+    }
+    let buf = screen(&typical, 80, 24);
+    // Row 0 (selected) is the newest: the aborted run.
+    assert_eq!(typical.selected().map(|r| r.run.as_str()), Some("99aa88bb"));
+    let (_, newest) = find(&buf, "99aa88bb").unwrap();
+    let (_, oldest) = find(&buf, "a1b2c3d4").unwrap();
+    assert!(newest < oldest);
+    assert_eq!(style_of(&buf, "pass"), dark(Meaning::VerdictPass));
+    assert_eq!(style_of(&buf, "fail"), dark(Meaning::VerdictFail));
+    assert_eq!(style_of(&buf, "torn down"), dark(Meaning::Verified));
+    let selected = dark(Meaning::Selected);
+    assert_eq!(
+        style_of(&buf, "not injected"),
+        selected.patch(dark(Meaning::Muted))
+    );
+    assert_eq!(
+        style_of(&buf, "aborted"),
+        selected.patch(dark(Meaning::VerdictFail))
+    );
+    let screen = text(&buf);
+    assert!(screen.contains("850 ms"));
+    assert!(screen.contains("12.5 s"));
+    assert!(
+        screen.contains("not injected · 0 steps · nothing was injected"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn runs_still_on_show_red_words_and_the_banner() {
+    let records = dangling_records();
+    let dangling = dangling_in(&records);
+    let with = state(&records);
+    for (w, h) in SIZES {
+        let buf = with_banner(&dangling, &with, w, h);
+        insta::assert_snapshot!(format!("history_dangling_{w}x{h}"), text(&buf));
+    }
+    let buf = with_banner(&dangling, &with, 80, 24);
+    assert_eq!(with.selected().map(|r| &r.status), Some(&RunStatus::On));
+    assert_eq!(style_of(&buf, "residual"), dark(Meaning::Residual));
+    let selected = dark(Meaning::Selected);
+    assert_eq!(
+        style_of(&buf, "on   "),
+        selected.patch(dark(Meaning::Banner))
+    );
+    assert_eq!(
+        style_of(&buf, "teardown failed"),
+        dark(Meaning::VerdictFail)
+    );
+    assert!(text(&buf).contains("still injected: press D to tear it down"));
+}
+
+#[test]
+fn the_banner_counts_names_and_points_at_the_key() {
+    let records = dangling_records();
+    let dangling = dangling_in(&records);
+    assert_eq!(banner::height(&dangling), 1);
+    assert_eq!(banner::height(&[]), 0);
+    let buf = with_banner(&dangling, &state(&records), 160, 48);
+    let line = text(&buf).lines().next().unwrap().to_string();
+    assert_eq!(
+        line.trim(),
+        "⚠ 2 faults still on from earlier runs (db-settings, container-pause) — press D to tear them down"
+    );
+    assert_eq!(style_of(&buf, "⚠"), dark(Meaning::Banner));
+    // The whole row is red, not only the words.
+    assert_eq!(buf[(159, 0)].style(), dark(Meaning::Banner));
+    assert_eq!(buf[(0, 0)].style(), dark(Meaning::Banner));
+}
+
+#[test]
+fn no_banner_when_nothing_is_dangling() {
+    let typical = state(&typical_records());
+    for (w, h) in SIZES {
+        let buf = with_banner(&[], &typical, w, h);
+        insta::assert_snapshot!(format!("banner_none_{w}x{h}"), text(&buf));
+        assert_eq!(buf[(0, 0)].symbol(), "┌");
+        assert_ne!(buf[(5, 0)].style(), dark(Meaning::Banner));
+    }
+}
+
+#[test]
+fn one_dangling_fault_is_named_in_the_singular() {
+    let records = vec![
+        rec(
+            "04T08:00:00.000",
+            "deadbeef",
+            "container-pause",
+            0,
+            intent(),
+        ),
+        rec(
+            "04T08:00:00.500",
+            "deadbeef",
+            "container-pause",
+            1,
+            intent(),
+        ),
+    ];
+    let dangling = dangling_in(&records);
+    for (w, h) in SIZES {
+        let buf = with_banner(&dangling, &state(&records), w, h);
+        insta::assert_snapshot!(format!("banner_one_{w}x{h}"), text(&buf));
+    }
+    assert_eq!(
+        banner::message(&dangling, 200),
+        "⚠ 1 fault still on from an earlier run (container-pause) — press D to tear it down"
+    );
+}
+
+#[test]
+fn many_and_long_fault_names_are_cut_before_the_key() {
+    let long = "db-max-connections-held-by-a-very-long-running-pool-of-idle-sessions-x";
+    let mut records = Vec::new();
+    for (i, fault) in [
+        long,
+        "container-pause",
+        "cpu-burn",
+        "disk-fill",
+        "net-delay",
+    ]
+    .iter()
+    .enumerate()
+    {
+        records.push(rec(
+            "05T08:00:00.000",
+            &format!("run{i}"),
+            fault,
+            0,
+            intent(),
+        ));
+    }
+    let dangling = dangling_in(&records);
+    for (w, h) in SIZES {
+        let buf = with_banner(&dangling, &state(&records), w, h);
+        insta::assert_snapshot!(format!("banner_many_long_{w}x{h}"), text(&buf));
+        let first = text(&buf).lines().next().unwrap().to_string();
+        assert!(first.contains("⚠ 5 faults still on"), "{first}");
+        assert!(first.ends_with("— press D to tear them down"), "{first}");
+        assert!(first.contains("…)"), "{first}");
+        assert!(first.chars().count() <= usize::from(w));
+    }
+    for max in [0, 1, 5, 20, 40, 60] {
+        let message = banner::message(&dangling, max);
+        assert!(Span::raw(&message).width() <= max, "{max}: {message}");
+    }
+    assert_eq!(
+        banner::message(&dangling, 40),
+        "⚠ 5 faults still on from earlier runs…"
+    );
+}
+
+#[test]
+fn long_names_are_cut_inside_their_columns() {
+    let long = state(&long_records());
+    for (w, h) in SIZES {
+        let buf = screen(&long, w, h);
+        insta::assert_snapshot!(format!("history_long_names_{w}x{h}"), text(&buf));
+        for y in 1..h - 1 {
+            assert_eq!(buf[(w - 1, y)].symbol(), "│", "row {y} at {w}x{h}");
+        }
+        let screen = text(&buf);
+        assert!(screen.contains("teardown failed"), "{screen}");
+        assert!(screen.contains("residual"), "{screen}");
+    }
+}
+
+fn many_rows(n: usize) -> Vec<HistoryRow> {
+    (0..n)
+        .map(|i| HistoryRow {
+            run: format!("run{i:05}"),
+            fault: format!("fault-{i}"),
+            started_at: "2026-05-01T10:00:00.000Z".into(),
+            target: String::new(),
+            approved_by: None,
+            steps: 0,
+            status: RunStatus::NotInjected,
+            outcome: Some("aborted".into()),
+            time_to_impact_ms: None,
+            time_to_recover_ms: None,
+        })
+        .collect()
+}
+
+#[test]
+fn keys_move_the_selection_within_the_rows() {
+    let mut s = HistoryState::new(many_rows(5), PathBuf::from(JOURNAL));
+    s.move_by(-1);
+    assert_eq!(s.selected_index(), 0);
+    s.move_by(3);
+    assert_eq!(s.selected().map(|r| r.run.as_str()), Some("run00003"));
+    s.move_by(10);
+    assert_eq!(s.selected_index(), 4);
+    s.select_index(99);
+    assert_eq!(s.selected_index(), 4);
+    s.select_index(1);
+    assert_eq!(s.selected_index(), 1);
+    // New rows keep the same run selected.
+    let mut rows = many_rows(5);
+    rows.insert(0, many_rows(6).pop().unwrap());
+    s.set_rows(rows);
+    assert_eq!(s.selected().map(|r| r.run.as_str()), Some("run00001"));
+}
+
+#[test]
+fn a_click_selects_the_row_under_it_even_when_scrolled() {
+    let mut s = HistoryState::new(many_rows(40), PathBuf::from(JOURNAL));
+    let area = Rect::new(0, 0, 80, 24);
+    // Border (row 0), header (row 1), first run on row 2.
+    assert_eq!(s.row_at(area, 10, 0), None);
+    assert_eq!(s.row_at(area, 10, 1), None);
+    assert_eq!(s.row_at(area, 10, 2), Some(0));
+    assert_eq!(s.row_at(area, 0, 2), None);
+    s.select_index(30);
+    let buf = screen(&s, 80, 24);
+    let (_, y) = find(&buf, "run00030").unwrap();
+    assert_eq!(s.row_at(area, 10, y), Some(30));
+    assert_eq!(buf[(10, y)].style().bg, dark(Meaning::Selected).bg);
+    let (_, y) = find(&buf, "run00025").unwrap();
+    assert_eq!(s.row_at(area, 10, y), Some(25));
+    // Below the last row of a short list: nothing.
+    let short = HistoryState::new(many_rows(2), PathBuf::from(JOURNAL));
+    assert_eq!(short.row_at(area, 10, 5), None);
+}
+
+#[test]
+fn tiny_areas_do_not_panic() {
+    let records = dangling_records();
+    let dangling = dangling_in(&records);
+    let s = state(&records);
+    for (w, h) in [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 1),
+        (10, 3),
+        (80, 1),
+        (1, 40),
+        (20, 5),
+    ] {
+        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+        history::render(&s, &Theme::dark(), buf.area, &mut buf);
+        history::render(&state(&[]), &Theme::dark(), buf.area, &mut buf);
+        banner::render(&dangling, &Theme::dark(), buf.area, &mut buf);
+        let _ = s.row_at(buf.area, 0, 0);
+    }
+}
