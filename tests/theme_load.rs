@@ -220,8 +220,8 @@ fn choose_names_what_it_could_not_find() {
         "theme \"solarised\": not a built-in theme (dark, light, high-contrast) and no file at that path"
     );
     assert_eq!(
-        message("drak"),
-        "theme \"drak\": not a built-in theme (dark, light, high-contrast) and no file at \
+        message("darc"),
+        "theme \"darc\": not a built-in theme (dark, light, high-contrast) and no file at \
          that path; did you mean \"dark\"?"
     );
     // A bad file is reported even when NO_COLOR would not draw its colours.

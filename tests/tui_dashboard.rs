@@ -19,6 +19,7 @@ use chaosdeck::tui::screens::dashboard;
 use chaosdeck::tui::theme::{Meaning, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
 use screen_support::{draw, find, style_of, text, SIZES};
 use tokio::time::Instant;
 
@@ -271,6 +272,15 @@ fn long_names(base: Instant) -> LiveState {
     live
 }
 
+/// The style a cell drawn with `meaning` has: unset colours read as `Reset`.
+fn cell(meaning: Meaning) -> Style {
+    Style::new()
+        .fg(Color::Reset)
+        .bg(Color::Reset)
+        .underline_color(Color::Reset)
+        .patch(Theme::dark().style(meaning))
+}
+
 fn render(live: &LiveState, now: Instant, (w, h): (u16, u16)) -> Buffer {
     draw(w, h, |area, buf| {
         dashboard::render(live, now, &Theme::dark(), area, buf)
@@ -278,7 +288,7 @@ fn render(live: &LiveState, now: Instant, (w, h): (u16, u16)) -> Buffer {
 }
 
 /// The state word in the probe table's row of `probe`, and its style.
-fn probe_state(buf: &Buffer, probe: &str) -> (String, ratatui::style::Style) {
+fn probe_state(buf: &Buffer, probe: &str) -> (String, Style) {
     let (x, y) =
         find(buf, probe).unwrap_or_else(|| panic!("{probe} not on screen:\n{}", text(buf)));
     for cx in x..buf.area.width.saturating_sub(3) {
@@ -296,7 +306,6 @@ fn probe_state(buf: &Buffer, probe: &str) -> (String, ratatui::style::Style) {
 }
 
 fn assert_probe(buf: &Buffer, probe: &str, word: &str) {
-    let theme = Theme::dark();
     let (found, style) = probe_state(buf, probe);
     assert_eq!(found, word, "{probe}");
     let meaning = match word {
@@ -304,7 +313,7 @@ fn assert_probe(buf: &Buffer, probe: &str, word: &str) {
         "DOWN" => Meaning::ProbeDown,
         _ => Meaning::ProbeUnknown,
     };
-    assert_eq!(style, theme.style(meaning), "{probe} {word}");
+    assert_eq!(style, cell(meaning), "{probe} {word}");
 }
 
 fn assert_common(buf: &Buffer) {
@@ -313,10 +322,7 @@ fn assert_common(buf: &Buffer) {
         !screen.contains(PASSWORD),
         "a password reached the screen:\n{screen}"
     );
-    assert_eq!(
-        style_of(buf, "HIGH"),
-        Theme::dark().style(Meaning::SeverityHigh)
-    );
+    assert_eq!(style_of(buf, "HIGH"), cell(Meaning::SeverityHigh));
 }
 
 #[test]
@@ -332,10 +338,7 @@ fn empty_before_any_reading() {
     for size in SIZES {
         let buf = render(&live, at(base, 2.0), size);
         assert_common(&buf);
-        assert_eq!(
-            style_of(&buf, "PREFLIGHT"),
-            Theme::dark().style(Meaning::StateSafe)
-        );
+        assert_eq!(style_of(&buf, "PREFLIGHT"), cell(Meaning::StateSafe));
         assert_probe(&buf, "app-health", "WAIT");
         assert!(text(&buf).contains("TTL 05:00"));
         insta::assert_snapshot!(format!("empty_{}x{}", size.0, size.1), text(&buf));
@@ -349,20 +352,14 @@ fn typical_while_observing() {
     for size in SIZES {
         let buf = render(&live, at(base, 600.0), size);
         assert_common(&buf);
-        assert_eq!(
-            style_of(&buf, "OBSERVING"),
-            Theme::dark().style(Meaning::StateActive)
-        );
+        assert_eq!(style_of(&buf, "OBSERVING"), cell(Meaning::StateActive));
         assert_probe(&buf, "app-health", "DOWN");
         assert_probe(&buf, "db-connect", "DOWN");
         assert_probe(&buf, "checkout", "UP");
         assert!(text(&buf).contains("elapsed 10:00"), "{}", text(&buf));
         assert!(text(&buf).contains("TTL 06:00"), "{}", text(&buf));
         assert!(text(&buf).contains("total 97"), "{}", text(&buf));
-        assert_eq!(
-            style_of(&buf, "pager fired"),
-            Theme::dark().style(Meaning::TimelineNote)
-        );
+        assert_eq!(style_of(&buf, "pager fired"), cell(Meaning::TimelineNote));
         insta::assert_snapshot!(format!("typical_{}x{}", size.0, size.1), text(&buf));
     }
 }
@@ -381,14 +378,14 @@ fn danger_sampler_errors_probes_down_ttl_nearly_out() {
         assert!(screen.contains("TTL 00:05"), "{screen}");
         assert!(
             screen.contains(
-                "postgres: host=db.lab password=***: connection refused — last reading 1 s ago"
+                "postgres: host=db.lab password=*** connection refused — last reading 1 s ago"
             ),
             "{screen}"
         );
         // The chart keeps the readings from before the error.
         assert!(screen.contains("total 97"), "{screen}");
         let error = style_of(&buf, "postgres: host=db.lab");
-        assert_eq!(error, Theme::dark().style(Meaning::FlashError));
+        assert_eq!(error, cell(Meaning::FlashError));
         insta::assert_snapshot!(format!("danger_{}x{}", size.0, size.1), screen);
     }
 }

@@ -17,6 +17,7 @@ use chaosdeck::tui::screens::{banner, history};
 use chaosdeck::tui::theme::{Meaning, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use screen_support::{draw, find, style_of, text, SIZES};
 
@@ -63,144 +64,74 @@ fn verdict(outcome: &str, impact: Option<u64>, recover: Option<u64>) -> Event {
     }
 }
 
+/// One run's records, a second apart from `start` (`01T09:00`), all of step 0.
+fn run(start: &str, run: &str, fault: &str, events: Vec<Event>) -> Vec<Record> {
+    let at = |i: usize| format!("{start}:{i:02}.000");
+    let step = |(i, event)| rec(&at(i), run, fault, 0, event);
+    events.into_iter().enumerate().map(step).collect()
+}
+
 /// Three finished runs: a pass, a fail, and one aborted before injecting.
 fn typical_records() -> Vec<Record> {
     let pg = "postgres host=db port=5432 user=app password=***";
-    vec![
-        rec(
-            "01T09:00:00.000",
-            "a1b2c3d4",
-            "db-max-connections",
-            0,
-            approved(pg),
-        ),
-        rec(
-            "01T09:00:01.000",
-            "a1b2c3d4",
-            "db-max-connections",
-            0,
-            intent(),
-        ),
-        rec(
-            "01T09:01:00.000",
-            "a1b2c3d4",
-            "db-max-connections",
-            0,
-            undone(Verification::Verified),
-        ),
-        rec(
-            "01T09:01:05.000",
-            "a1b2c3d4",
-            "db-max-connections",
-            0,
-            verdict("pass", Some(850), Some(12_500)),
-        ),
-        rec(
-            "01T10:00:00.000",
-            "e5f60718",
-            "container-kill",
-            0,
-            approved("container shop-app"),
-        ),
-        rec("01T10:00:01.000", "e5f60718", "container-kill", 0, intent()),
-        rec(
-            "01T10:00:02.000",
-            "e5f60718",
-            "container-kill",
-            0,
-            undone(Verification::Verified),
-        ),
-        rec(
-            "01T10:00:09.000",
-            "e5f60718",
-            "container-kill",
-            0,
-            verdict("fail", None, Some(4_200)),
-        ),
-        rec(
-            "01T11:00:00.000",
-            "99aa88bb",
-            "cpu-burn",
-            0,
-            verdict("aborted", None, None),
-        ),
-    ]
+    let verified = || undone(Verification::Verified);
+    let pass = verdict("pass", Some(850), Some(12_500));
+    let fail = verdict("fail", None, Some(4_200));
+    let mut records = run(
+        "01T09:00",
+        "a1b2c3d4",
+        "db-max-connections",
+        vec![approved(pg), intent(), verified(), pass],
+    );
+    records.extend(run(
+        "01T10:00",
+        "e5f60718",
+        "container-kill",
+        vec![approved("container shop-app"), intent(), verified(), fail],
+    ));
+    records.extend(run(
+        "01T11:00",
+        "99aa88bb",
+        "cpu-burn",
+        vec![verdict("aborted", None, None)],
+    ));
+    records
 }
 
 /// The typical runs, then one left residual and one whose process died while on.
 fn dangling_records() -> Vec<Record> {
+    let residual = undone(Verification::Residual(
+        "max_connections is 5, expected 100".into(),
+    ));
+    let failed = verdict("teardown failed", Some(300), None);
+    let applied = Event::Applied { undo: None };
     let mut records = typical_records();
-    records.extend([
-        rec(
-            "02T08:00:00.000",
-            "0badf00d",
-            "db-settings",
-            0,
-            approved("postgres host=db"),
-        ),
-        rec("02T08:00:01.000", "0badf00d", "db-settings", 0, intent()),
-        rec(
-            "02T08:05:00.000",
-            "0badf00d",
-            "db-settings",
-            0,
-            undone(Verification::Residual(
-                "max_connections is 5, expected 100".into(),
-            )),
-        ),
-        rec(
-            "02T08:05:01.000",
-            "0badf00d",
-            "db-settings",
-            0,
-            verdict("teardown failed", Some(300), None),
-        ),
-        rec(
-            "02T09:00:00.000",
-            "deadbeef",
-            "container-pause",
-            0,
-            approved("container shop-app"),
-        ),
-        rec(
-            "02T09:00:01.000",
-            "deadbeef",
-            "container-pause",
-            0,
-            intent(),
-        ),
-        rec(
-            "02T09:00:01.500",
-            "deadbeef",
-            "container-pause",
-            0,
-            Event::Applied { undo: None },
-        ),
-    ]);
+    records.extend(run(
+        "02T08:00",
+        "0badf00d",
+        "db-settings",
+        vec![approved("postgres host=db"), intent(), residual, failed],
+    ));
+    records.extend(run(
+        "02T09:00",
+        "deadbeef",
+        "container-pause",
+        vec![approved("container shop-app"), intent(), applied],
+    ));
     records
 }
 
 fn long_records() -> Vec<Record> {
     let fault = "db-max-connections-held-by-a-very-long-running-pool-of-idle-sessions-x";
     let target = "postgres host=primary.database.internal.example.com port=5432 dbname=shop_production user=app password=***";
-    vec![
-        rec("03T07:00:00.000", "12345678", fault, 0, approved(target)),
-        rec("03T07:00:01.000", "12345678", fault, 0, intent()),
-        rec(
-            "03T07:00:09.000",
-            "12345678",
-            fault,
-            0,
-            undone(Verification::Residual("x".repeat(90))),
-        ),
-        rec(
-            "03T07:00:10.000",
-            "12345678",
-            fault,
-            0,
-            verdict("teardown failed", Some(123_456), None),
-        ),
-    ]
+    let residual = undone(Verification::Residual("x".repeat(90)));
+    let failed = verdict("teardown failed", Some(123_456), None);
+    run(
+        "03T07:00",
+        "12345678",
+        fault,
+        vec![approved(target), intent(), residual, failed],
+    )
 }
 
 fn state(records: &[Record]) -> HistoryState {
@@ -233,8 +164,19 @@ fn with_banner(dangling: &[Dangling], state: &HistoryState, w: u16, h: u16) -> B
     })
 }
 
-fn dark(meaning: Meaning) -> ratatui::style::Style {
-    Theme::dark().style(meaning)
+fn dark(meaning: Meaning) -> Style {
+    cell(Theme::dark().style(meaning))
+}
+
+/// A style as a drawn cell reports it: colours it leaves unset read as `Reset`.
+fn cell(style: Style) -> Style {
+    Style {
+        fg: Some(style.fg.unwrap_or(Color::Reset)),
+        bg: Some(style.bg.unwrap_or(Color::Reset)),
+        underline_color: Some(style.underline_color.unwrap_or(Color::Reset)),
+        add_modifier: style.add_modifier,
+        sub_modifier: Modifier::empty(),
+    }
 }
 
 #[test]
@@ -261,20 +203,20 @@ fn typical_runs_are_listed_newest_first_with_coloured_words() {
     let buf = screen(&typical, 80, 24);
     // Row 0 (selected) is the newest: the aborted run.
     assert_eq!(typical.selected().map(|r| r.run.as_str()), Some("99aa88bb"));
-    let (_, newest) = find(&buf, "99aa88bb").unwrap();
-    let (_, oldest) = find(&buf, "a1b2c3d4").unwrap();
+    let (_, newest) = find(&buf, "cpu-burn").unwrap();
+    let (_, oldest) = find(&buf, "db-max-conn").unwrap();
     assert!(newest < oldest);
     assert_eq!(style_of(&buf, "pass"), dark(Meaning::VerdictPass));
     assert_eq!(style_of(&buf, "fail"), dark(Meaning::VerdictFail));
     assert_eq!(style_of(&buf, "torn down"), dark(Meaning::Verified));
-    let selected = dark(Meaning::Selected);
+    let selected = Theme::dark().style(Meaning::Selected);
     assert_eq!(
         style_of(&buf, "not injected"),
-        selected.patch(dark(Meaning::Muted))
+        cell(selected.patch(Theme::dark().style(Meaning::Muted)))
     );
     assert_eq!(
         style_of(&buf, "aborted"),
-        selected.patch(dark(Meaning::VerdictFail))
+        cell(selected.patch(Theme::dark().style(Meaning::VerdictFail)))
     );
     let screen = text(&buf);
     assert!(screen.contains("850 ms"));
@@ -297,10 +239,10 @@ fn runs_still_on_show_red_words_and_the_banner() {
     let buf = with_banner(&dangling, &with, 80, 24);
     assert_eq!(with.selected().map(|r| &r.status), Some(&RunStatus::On));
     assert_eq!(style_of(&buf, "residual"), dark(Meaning::Residual));
-    let selected = dark(Meaning::Selected);
+    let selected = Theme::dark().style(Meaning::Selected);
     assert_eq!(
         style_of(&buf, "on   "),
-        selected.patch(dark(Meaning::Banner))
+        cell(selected.patch(Theme::dark().style(Meaning::Banner)))
     );
     assert_eq!(
         style_of(&buf, "teardown failed"),
@@ -405,8 +347,13 @@ fn many_and_long_fault_names_are_cut_before_the_key() {
     }
     assert_eq!(
         banner::message(&dangling, 40),
-        "⚠ 5 faults still on from earlier runs…"
+        "⚠ 5 faults still on — D tears down"
     );
+    assert_eq!(
+        banner::message(&dangling, 79),
+        "⚠ 5 faults still on (db-max-connections-held-by-a…) — press D to tear them down"
+    );
+    assert_eq!(banner::message(&dangling, 10), "⚠ 5 still…");
 }
 
 #[test]
@@ -472,10 +419,10 @@ fn a_click_selects_the_row_under_it_even_when_scrolled() {
     assert_eq!(s.row_at(area, 0, 2), None);
     s.select_index(30);
     let buf = screen(&s, 80, 24);
-    let (_, y) = find(&buf, "run00030").unwrap();
+    let (_, y) = find(&buf, "fault-30").unwrap();
     assert_eq!(s.row_at(area, 10, y), Some(30));
     assert_eq!(buf[(10, y)].style().bg, dark(Meaning::Selected).bg);
-    let (_, y) = find(&buf, "run00025").unwrap();
+    let (_, y) = find(&buf, "fault-25").unwrap();
     assert_eq!(s.row_at(area, 10, y), Some(25));
     // Below the last row of a short list: nothing.
     let short = HistoryState::new(many_rows(2), PathBuf::from(JOURNAL));

@@ -19,6 +19,7 @@ use chaosdeck::tui::screens::result::{max_scroll, render, ReportPaths, ReportSta
 use chaosdeck::tui::theme::{Meaning, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
 use screen_support::{draw, find, style_of, text, SIZES};
 
 fn step(fault: &str, action: &str, result: &str) -> TeardownStep {
@@ -183,8 +184,19 @@ fn snapshot_both(name: &str, record: &RunRecord, report: Option<&ReportState>) {
     }
 }
 
-fn dark(meaning: Meaning) -> ratatui::style::Style {
-    Theme::dark().style(meaning)
+fn dark(meaning: Meaning) -> Style {
+    cell(Theme::dark().style(meaning))
+}
+
+/// A style as a drawn cell reports it: colours it leaves unset read as `Reset`.
+fn cell(style: Style) -> Style {
+    Style {
+        fg: Some(style.fg.unwrap_or(Color::Reset)),
+        bg: Some(style.bg.unwrap_or(Color::Reset)),
+        underline_color: Some(style.underline_color.unwrap_or(Color::Reset)),
+        add_modifier: style.add_modifier,
+        sub_modifier: Modifier::empty(),
+    }
 }
 
 #[test]
@@ -224,7 +236,10 @@ fn a_failed_teardown_marks_each_residual_step_with_what_is_still_wrong() {
         style_of(&buf, "TEARDOWN FAILED"),
         dark(Meaning::VerdictFail)
     );
-    assert_eq!(style_of(&buf, "verified"), dark(Meaning::Verified));
+    assert_eq!(
+        style_of(&buf, "verified  db-settings"),
+        dark(Meaning::Verified)
+    );
     assert_eq!(style_of(&buf, "residual  "), dark(Meaning::Residual));
     assert_eq!(style_of(&buf, "critical"), dark(Meaning::SeverityCritical));
     assert_eq!(
@@ -233,7 +248,7 @@ fn a_failed_teardown_marks_each_residual_step_with_what_is_still_wrong() {
     );
     let screen = text(&buf);
     assert_eq!(screen.matches("  residual  ").count(), 2, "{screen}");
-    assert!(screen.contains("undo failed: connection refused (host=db password=***)"));
+    assert!(screen.contains("undo failed: connection refused (host=db password=***"));
     assert!(!screen.contains("hunter2"));
     // The long residual wraps under its step instead of being cut.
     let narrow = text(&screen_scrolled(&record, 80, 60, 0));
@@ -258,7 +273,7 @@ fn a_run_aborted_at_preflight_has_no_times_and_no_steps() {
     assert!(screen.contains("stopped before injecting"));
     assert!(screen.contains("no steps: nothing was injected"));
     assert!(screen.contains("teardown         —"));
-    assert!(screen.contains("impact seen      none expected"));
+    assert!(screen.contains("impact seen      not measured (expected on app-health)"));
     assert!(!screen.contains("approved by"));
 }
 

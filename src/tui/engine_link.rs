@@ -101,7 +101,7 @@ impl Link {
     }
 
     fn start_run(&mut self, fault_id: &str, params: &[String], app: &App) {
-        if self.run.is_some() {
+        if self.run.as_ref().is_some_and(|r| !r.cmds.is_closed()) {
             self.send(Msg::RunRefused("a run is already in progress".into()));
             return;
         }
@@ -191,11 +191,6 @@ impl Link {
         tokio::spawn(async move {
             let _ = cmds.send(cmd).await;
         });
-    }
-
-    /// Called when a run's record arrived: the next run may start.
-    pub fn run_over(&mut self) {
-        self.run = None;
     }
 
     fn check_targets(&self, setup: &Setup) {

@@ -74,9 +74,6 @@ fn fold(app: &mut App, link: &mut Link, batch: &mut Vec<Msg>) {
             link.execute(command, app);
         }
     }
-    if !app.run_active {
-        link.run_over();
-    }
 }
 
 async fn sleep_until(wake: Option<Instant>) {

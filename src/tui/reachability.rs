@@ -84,7 +84,11 @@ async fn postgres(target: &PgTarget) -> Reach {
         Err(e) => return Reach::Down(describe(&e)),
     };
     match version {
-        Ok(version) => Reach::Up(format!("{}, {} ms", short_version(&version), millis(started))),
+        Ok(version) => Reach::Up(format!(
+            "{}, {} ms",
+            short_version(&version),
+            millis(started)
+        )),
         Err(e) => Reach::Down(describe(&e)),
     }
 }
@@ -108,10 +112,7 @@ async fn container(target: &DockerTarget) -> Reach {
     };
     match docker::status(&engine, &target.container).await {
         Ok(status) if status.running && !status.paused => {
-            let health = status
-                .health
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let health = status.health.map(|h| format!(" ({h})")).unwrap_or_default();
             Reach::Up(format!("running{health}, {} ms", millis(started)))
         }
         Ok(status) => Reach::Down(format!(
@@ -157,7 +158,11 @@ async fn proxy(target: &ProxyTarget) -> Reach {
         )),
         Err(e) => {
             let why = e.to_string();
-            let why = why.split(" (os error").next().unwrap_or(&why).to_lowercase();
+            let why = why
+                .split(" (os error")
+                .next()
+                .unwrap_or(&why)
+                .to_lowercase();
             Reach::Down(format!("upstream {upstream}: {why}"))
         }
     }
@@ -206,7 +211,9 @@ fn judge<'a>(
     let mut needs = Needs::default();
     gather(spec, lookup, 0, &mut needs);
     if let Some(id) = needs.unknown_includes.first() {
-        return Availability::Unavailable(format!("includes fault \"{id}\", which is not in the catalog"));
+        return Availability::Unavailable(format!(
+            "includes fault \"{id}\", which is not in the catalog"
+        ));
     }
     needs.parts.sort();
     needs.parts.dedup();

@@ -1,6 +1,6 @@
-//! Choosing and reading themes: built-in names, YAML files nested by region
-//! (`severity: { critical: { fg: magenta, bold: true } }`), and errors that read
-//! `FILE:LINE:COL: field.path: message` with a "did you mean" for near misses.
+//! Reading theme files: YAML nested by region (`severity: { critical: { fg:
+//! magenta, bold: true } }`), checked strictly, with errors that read
+//! `FILE:LINE:COL: field.path: message` and a "did you mean" for near misses.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,9 @@ use super::theme::{parse_colour, Meaning, BUILT_IN, COLOURS};
 use crate::catalog::error::{closest, write_located};
 
 /// Theme files larger than this are refused before they are parsed.
-pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+const MAX_FILE_BYTES: u64 = 256 * 1024;
 
+const EXPECTED: &str = "meanings by region, such as \"severity: { critical: { fg: magenta } }\"";
 const COLOUR_HINT: &str = "use a name such as magenta, #rrggbb or 0-255";
 const STYLE_KEYS: &str = "fg, bg, bold, dim, italic, underlined, reversed";
 
@@ -35,8 +36,11 @@ pub enum ThemeError {
         message: String,
     },
     /// `--theme NAME` is neither a built-in theme nor an existing file.
-    #[error("theme \"{name}\": not a built-in theme (dark, light, high-contrast) and no file at that path{}",
-        closest(name, &BUILT_IN).map(|b| format!("; did you mean \"{b}\"?")).unwrap_or_default())]
+    #[error(
+        "theme \"{name}\": not a built-in theme (dark, light, high-contrast) and no file \
+         at that path{}",
+        closest(name, &BUILT_IN).map(|b| format!("; did you mean \"{b}\"?")).unwrap_or_default()
+    )]
     UnknownName { name: String },
 }
 
@@ -56,12 +60,8 @@ pub(super) fn read(path: &Path) -> Result<String, ThemeError> {
     };
     let io_error = |e: std::io::Error| {
         let text = e.to_string();
-        read_error(
-            text.split(" (os error ")
-                .next()
-                .unwrap_or(&text)
-                .to_string(),
-        )
+        let reason = text.split(" (os error ").next().unwrap_or_default();
+        read_error(reason.to_string())
     };
     if std::fs::metadata(path).map_err(io_error)?.len() > MAX_FILE_BYTES {
         let reason = "the file is larger than 256 KiB; a theme is a few dozen lines";
@@ -71,29 +71,33 @@ pub(super) fn read(path: &Path) -> Result<String, ThemeError> {
 }
 
 /// What a theme file says: its name, its base, and the meanings it lists.
+#[derive(Default)]
 pub(super) struct Spec {
     pub name: Option<String>,
     pub inherits: Option<String>,
     pub styles: Vec<(Meaning, Style)>,
 }
 
-/// One thing wrong, before it is placed in the file.
-struct Problem {
-    path: Vec<String>,
-    /// Placed at the key that ends `path` (a key that must go) or at its value.
-    at_key: bool,
-    message: String,
-}
+/// One thing wrong, before it is placed in the file: the field path; which copy
+/// of the key that ends it to point at (for a key that must go), or `None` for its
+/// value; and the message.
+type Problem = (Vec<String>, Option<usize>, String);
 
 fn problem(path: &[&str], at_key: bool, message: String) -> Problem {
     let path = path.iter().map(|s| s.to_string()).collect();
-    Problem {
-        path,
-        at_key,
-        message,
+    (path, at_key.then_some(0), message)
+}
+
+/// `what`, then a "did you mean" when `bad` is a near miss of a `known` name, or
+/// else `hint`.
+fn unknown(what: &str, bad: &str, known: &[&str], hint: &str) -> String {
+    match closest(bad, known) {
+        Some(best) => format!("{what}; did you mean \"{best}\"?"),
+        None => format!("{what}; {hint}"),
     }
 }
 
+/// Reads theme YAML; `file` names it in errors.
 pub(super) fn parse(file: &Path, text: &str) -> Result<Spec, ThemeError> {
     let error = |position, path: String, message: String| ThemeError::Invalid {
         file: file.to_path_buf(),
@@ -101,33 +105,50 @@ pub(super) fn parse(file: &Path, text: &str) -> Result<Spec, ThemeError> {
         path,
         message,
     };
-    let value: Value = serde_yaml::from_str(text).map_err(|e| {
-        let position = e.location().map(|l| (l.line(), l.column()));
-        let message = e.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message);
-        let message = format!("not valid YAML: {message}");
-        error(position, String::new(), message)
-    })?;
-    spec(&value).map_err(|p| {
-        let position = locate(text, &p.path, p.at_key);
-        error(position, p.path.join("."), p.message)
-    })
+    let blank = |line: &str| line.trim().is_empty() || line.trim().starts_with('#');
+    if text.lines().all(blank) {
+        let message = format!("file is empty; expected {EXPECTED}");
+        return Err(error(None, String::new(), message));
+    }
+    let (path, key_copy, message) = match serde_yaml::from_str::<Value>(text) {
+        Ok(value) => match spec(&value) {
+            Ok(spec) => return Ok(spec),
+            Err(problem) => problem,
+        },
+        Err(e) => match duplicate_key(&e.to_string()) {
+            Some(problem) => problem,
+            None => {
+                let position = e.location().map(|l| (l.line(), l.column()));
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message);
+                let message = format!("not valid YAML: {message}");
+                return Err(error(position, String::new(), message));
+            }
+        },
+    };
+    let position = locate(text, &path, key_copy);
+    Err(error(position, path.join("."), message))
+}
+
+/// serde_yaml's `probe: duplicate entry with key "up"`, placed at the second copy.
+fn duplicate_key(message: &str) -> Option<Problem> {
+    let message = message.split(" at line ").next()?;
+    let (parent, key) = message.split_once("duplicate entry with key ")?;
+    let key = key.trim_matches('"');
+    let parent = parent.trim_end_matches(": ").split('.');
+    let mut path: Vec<String> = parent.filter(|s| !s.is_empty()).map(String::from).collect();
+    path.push(key.to_string());
+    let message = format!("\"{key}\" is written twice in the same mapping; keep one");
+    Some((path, Some(1), message))
 }
 
 fn spec(value: &Value) -> Result<Spec, Problem> {
     let Value::Mapping(top) = value else {
-        let message = format!(
-            "expected meanings by region, such as \"severity: {{ critical: {{ fg: magenta }} }}\"; found {}",
-            describe(value)
-        );
+        let message = format!("expected {EXPECTED}; found {}", describe(value));
         return Err(problem(&[], false, message));
     };
     let regions = regions();
-    let mut spec = Spec {
-        name: None,
-        inherits: None,
-        styles: Vec::new(),
-    };
+    let mut spec = Spec::default();
     for (key, value) in top {
         let key = key_text(key);
         match key.as_str() {
@@ -135,13 +156,9 @@ fn spec(value: &Value) -> Result<Spec, Problem> {
             "inherits" => {
                 let base = string(value, &[&key])?;
                 if !BUILT_IN.contains(&base.as_str()) {
-                    let message = match closest(&base, &BUILT_IN) {
-                        Some(best) => format!("unknown theme \"{base}\"; did you mean \"{best}\"?"),
-                        None => format!(
-                            "unknown theme \"{base}\"; built-in themes are {}",
-                            BUILT_IN.join(", ")
-                        ),
-                    };
+                    let what = format!("unknown theme \"{base}\"");
+                    let hint = format!("built-in themes are {}", BUILT_IN.join(", "));
+                    let message = unknown(&what, &base, &BUILT_IN, &hint);
                     return Err(problem(&[&key], false, message));
                 }
                 spec.inherits = Some(base);
@@ -150,13 +167,11 @@ fn spec(value: &Value) -> Result<Spec, Problem> {
             other => {
                 let mut known = vec!["name", "inherits"];
                 known.extend(&regions);
-                let message = match closest(other, &known) {
-                    Some(best) => format!("unknown key; did you mean \"{best}\"?"),
-                    None => format!(
-                        "unknown key; a theme takes name, inherits and the regions {}",
-                        regions.join(", ")
-                    ),
-                };
+                let hint = format!(
+                    "a theme takes name, inherits and the regions {}",
+                    regions.join(", ")
+                );
+                let message = unknown("unknown key", other, &known, &hint);
                 return Err(problem(&[other], true, message));
             }
         }
@@ -182,10 +197,8 @@ fn region_styles(region: &str, value: &Value, spec: &mut Spec) -> Result<(), Pro
         let full = format!("{region}.{name}");
         let Some(meaning) = Meaning::from_key(&full) else {
             let keys: Vec<&str> = Meaning::ALL.iter().map(|m| m.key()).collect();
-            let message = match closest(&full, &keys) {
-                Some(best) => format!("unknown meaning; did you mean \"{best}\"?"),
-                None => format!("unknown meaning; {region} has {}", names.join(", ")),
-            };
+            let hint = format!("{region} has {}", names.join(", "));
+            let message = unknown("unknown meaning", &full, &keys, &hint);
             return Err(problem(&[region, &name], true, message));
         };
         spec.styles.push((meaning, style(value, &[region, &name])?));
@@ -195,16 +208,11 @@ fn region_styles(region: &str, value: &Value, spec: &mut Spec) -> Result<(), Pro
 
 fn style(value: &Value, path: &[&str]) -> Result<Style, Problem> {
     let map = match value {
-        Value::String(_) => return Ok(Style::default().fg(colour(value, path)?)),
+        Value::String(_) | Value::Number(_) => return Ok(Style::new().fg(colour(value, path)?)),
         Value::Mapping(map) => map,
-        Value::Null => {
-            let message = "no style given; write a style such as { fg: red, bold: true }, \
-                           or {} for plain text";
-            return Err(problem(path, false, message.into()));
-        }
         other => {
             let message = format!(
-                "expected a style such as {{ fg: red, bold: true }}; found {}",
+                "expected a style such as {{ fg: red, bold: true }}, or {{}}; found {}",
                 describe(other)
             );
             return Err(problem(path, false, message));
@@ -230,10 +238,8 @@ fn style(value: &Value, path: &[&str]) -> Result<Style, Problem> {
             "reversed" => Modifier::REVERSED,
             other => {
                 let keys: Vec<&str> = STYLE_KEYS.split(", ").collect();
-                let message = match closest(other, &keys) {
-                    Some(best) => format!("unknown style key; did you mean \"{best}\"?"),
-                    None => format!("unknown style key; a style takes {STYLE_KEYS}"),
-                };
+                let hint = format!("a style takes {STYLE_KEYS}");
+                let message = unknown("unknown style key", other, &keys, &hint);
                 return Err(problem(&at, true, message));
             }
         };
@@ -253,10 +259,11 @@ fn colour(value: &Value, path: &[&str]) -> Result<Color, Problem> {
     let message = match value {
         Value::String(text) => match parse_colour(text) {
             Some(colour) => return Ok(colour),
-            None => match closest(&text.to_lowercase(), &COLOURS.map(|(n, _)| n)) {
-                Some(best) => format!("unknown colour \"{text}\"; did you mean \"{best}\"?"),
-                None => format!("unknown colour \"{text}\"; {COLOUR_HINT}"),
-            },
+            None => {
+                let what = format!("unknown colour \"{text}\"");
+                let names = COLOURS.map(|(name, _)| name);
+                unknown(&what, &text.to_lowercase(), &names, COLOUR_HINT)
+            }
         },
         Value::Number(n) => match n.as_u64().and_then(|n| u8::try_from(n).ok()) {
             Some(index) => return Ok(Color::Indexed(index)),
@@ -267,7 +274,7 @@ fn colour(value: &Value, path: &[&str]) -> Result<Color, Problem> {
              a bare # starts a YAML comment)"
         ),
         other => format!(
-            "expected a colour; found {}; {COLOUR_HINT}",
+            "expected a colour; {COLOUR_HINT}; found {}",
             describe(other)
         ),
     };
@@ -284,22 +291,13 @@ fn regions() -> Vec<&'static str> {
 }
 
 fn string(value: &Value, path: &[&str]) -> Result<String, Problem> {
-    match value {
-        Value::String(text) => Ok(text.clone()),
-        other => {
-            let message = format!("expected text; found {}", describe(other));
-            Err(problem(path, false, message))
-        }
-    }
+    let message = || format!("expected text; found {}", describe(value));
+    let text = value.as_str().map(String::from);
+    text.ok_or_else(|| problem(path, false, message()))
 }
 
 fn key_text(key: &Value) -> String {
-    match key {
-        Value::String(text) => text.clone(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default(),
-    }
+    key.as_str().map_or_else(|| describe(key), String::from)
 }
 
 fn describe(value: &Value) -> String {
@@ -314,11 +312,12 @@ fn describe(value: &Value) -> String {
     }
 }
 
-/// 1-based line and column of the node `path` leads to (its key with `at_key`).
-/// serde_yaml keeps no positions in a parsed value, but puts the position of the
-/// node being read on every error: a walker fails on purpose at the node.
-fn locate(text: &str, path: &[String], at_key: bool) -> Option<(usize, usize)> {
-    let walk = Walk { path, at_key };
+/// 1-based line and column of the node `path` leads to, or of the key that ends
+/// it (`key_copy` 0 for its first copy, 1 for the second). serde_yaml keeps no
+/// positions in a parsed value, but puts the position of the node being read on
+/// every error: a walker fails on purpose at the node.
+fn locate(text: &str, path: &[String], key_copy: Option<usize>) -> Option<(usize, usize)> {
+    let walk = Walk { path, key_copy };
     match walk.deserialize(serde_yaml::Deserializer::from_str(text)) {
         Ok(()) => None,
         Err(e) => e.location().map(|l| (l.line(), l.column())),
@@ -329,7 +328,7 @@ fn locate(text: &str, path: &[String], at_key: bool) -> Option<(usize, usize)> {
 #[derive(Clone, Copy)]
 struct Walk<'p> {
     path: &'p [String],
-    at_key: bool,
+    key_copy: Option<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
@@ -352,13 +351,18 @@ impl<'de> Visitor<'de> for Walk<'_> {
         let [first, rest @ ..] = self.path else {
             return Err(de::Error::custom("found"));
         };
-        let fail_on_hit = rest.is_empty() && self.at_key;
-        let key = |want| Key { want, fail_on_hit };
-        while let Some(hit) = map.next_key_seed(key(first))? {
-            if hit {
+        let last = rest.is_empty() && self.key_copy.is_some();
+        let mut seen = 0;
+        let key = |seen| Key {
+            want: first,
+            fail_on_hit: last && Some(seen) == self.key_copy,
+        };
+        while let Some(hit) = map.next_key_seed(key(seen))? {
+            if hit && !last {
                 return map.next_value_seed(Walk { path: rest, ..self });
             }
             map.next_value::<IgnoredAny>()?;
+            seen += usize::from(hit);
         }
         Ok(())
     }

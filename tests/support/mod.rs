@@ -8,6 +8,7 @@
 
 pub mod http_service;
 pub mod pg;
+pub mod tmux;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

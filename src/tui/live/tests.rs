@@ -58,7 +58,7 @@ fn the_target_is_masked_and_the_run_starts_in_preflight() {
 fn series_are_trimmed_to_the_history_window() {
     let base = Instant::now();
     let mut live = state(base);
-    for i in 0..(11 * 60 * 4) {
+    for i in 0..(12 * 60 * 4) {
         let secs = f64::from(i) / 4.0;
         live.apply(
             &batch(base, secs, "postgres", Some(f64::from(i)), None),
@@ -69,12 +69,12 @@ fn series_are_trimmed_to_the_history_window() {
     let history = LiveState::HISTORY.as_secs_f64();
     let first = series.points()[0].0;
     assert!(
-        first >= 660.0 - history - history / 8.0,
+        first >= 720.0 - history - history / 8.0,
         "oldest point at {first}"
     );
     assert!(first > 0.0, "nothing was trimmed");
     assert!(series.len() <= ((history * 1.125 + 1.0) * 4.0) as usize);
-    assert_eq!(series.latest(), Some(f64::from(11 * 60 * 4 - 1)));
+    assert_eq!(series.latest(), Some(f64::from(12 * 60 * 4 - 1)));
 }
 
 #[test]

@@ -30,31 +30,35 @@ pub fn render(dangling: &[Dangling], theme: &Theme, area: Rect, buf: &mut Buffer
     buf.set_stringn(row.x + pad, row.y, text, room, style);
 }
 
-/// The banner's words, made to fit `max` cells: the fault names are cut first, then
-/// the key hint is shortened, then the whole line is cut.
+/// The banner's words, made to fit `max` cells: "from earlier runs" goes first, then
+/// the fault names are cut, then dropped, then the key hint is shortened.
 pub fn message(dangling: &[Dangling], max: usize) -> String {
     let (count, names) = faults(dangling);
-    let head = if count == 1 {
-        "⚠ 1 fault still on from an earlier run".to_string()
+    let (faults, them, earlier) = if count == 1 {
+        ("fault", "it", "from an earlier run")
     } else {
-        format!("⚠ {count} faults still on from earlier runs")
+        ("faults", "them", "from earlier runs")
     };
-    let them = if count == 1 { "it" } else { "them" };
+    let short = format!("⚠ {count} {faults} still on");
     let tail = format!(" — press {TEARDOWN_KEY} to tear {them} down");
     let list = names.join(", ");
-    let full = format!("{head} ({list}){tail}");
+    let full = format!("{short} {earlier} ({list}){tail}");
     if width(&full) <= max {
         return full;
     }
-    let room = max.saturating_sub(width(&head) + width(&tail) + 3);
-    if room >= 4 {
-        return format!("{head} ({}){tail}", cut(&list, room));
+    let room = max.saturating_sub(width(&short) + width(&tail) + 3);
+    if room >= 8 || (room > 0 && width(&list) <= room) {
+        return format!("{short} ({}){tail}", cut(&list, room));
     }
-    let short = format!("{head} — {TEARDOWN_KEY} tears down");
-    if width(&short) <= max {
-        return short;
+    let fallbacks = [
+        format!("{short}{tail}"),
+        format!("{short} — {TEARDOWN_KEY} tears down"),
+        format!("⚠ {count} still on — {TEARDOWN_KEY}"),
+    ];
+    match fallbacks.iter().find(|text| width(text) <= max) {
+        Some(text) => text.clone(),
+        None => cut(&fallbacks[2], max),
     }
-    cut(&format!("⚠ {count} still on — {TEARDOWN_KEY}"), max)
 }
 
 /// How many faults (a fault of one run counts once) and their names, first seen first.

@@ -14,8 +14,8 @@ use super::text_fit::wrap_lines;
 use crate::catalog::FaultSpec;
 use crate::tui::theme::{Meaning, Theme};
 
-/// The width of the labels in front of values: "recover within".
-const LABEL_COLUMNS: usize = 16;
+/// The width of the labels in front of values: "unavailable" and a space.
+const LABEL_COLUMNS: usize = 12;
 
 /// Draws the selected fault's details into `area`.
 pub fn render(state: &CatalogState, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -75,8 +75,20 @@ fn lines(
         .collect();
     let severity = theme.style(severity_meaning(spec.severity));
     out.extend(field(theme, columns, "id", &spec.id, text));
-    out.extend(field(theme, columns, "category", spec.category.as_str(), text));
-    out.extend(field(theme, columns, "severity", spec.severity.as_str(), severity));
+    out.extend(field(
+        theme,
+        columns,
+        "category",
+        spec.category.as_str(),
+        text,
+    ));
+    out.extend(field(
+        theme,
+        columns,
+        "severity",
+        spec.severity.as_str(),
+        severity,
+    ));
     out.extend(field(theme, columns, "gate", spec.severity.gate(), text));
     out.extend(field(theme, columns, "target", spec.target.as_str(), text));
     if let Availability::Unavailable(reason) = availability {
@@ -109,12 +121,15 @@ fn lines(
         spec.expect.impact.join(", ")
     };
     let recover = if spec.expect.self_healing {
-        format!("{} from injection (heals by itself)", spec.expect.recover_within)
+        format!(
+            "within {} of injection (heals by itself)",
+            spec.expect.recover_within
+        )
     } else {
-        format!("{} after teardown", spec.expect.recover_within)
+        format!("within {} of teardown", spec.expect.recover_within)
     };
     out.extend(field(theme, columns, "impact", &impact, text));
-    out.extend(field(theme, columns, "recover within", &recover, text));
+    out.extend(field(theme, columns, "recovery", &recover, text));
     out.extend(field(theme, columns, "ttl", &spec.ttl.to_string(), text));
     section(&mut out, theme, "Responder prompt");
     out.extend(paragraph(theme, columns, or_none(&spec.prompt)));

@@ -32,15 +32,22 @@ impl Layout {
     /// The filter on the first row; the list beside (or, when narrow, above) the
     /// detail pane below it.
     pub fn of(area: Rect) -> Layout {
-        let filter = Rect { height: area.height.min(1), ..area };
+        let filter = Rect {
+            height: area.height.min(1),
+            ..area
+        };
         let rest = Rect {
             y: area.y + filter.height,
             height: area.height - filter.height,
             ..area
         };
         let (list, detail) = if rest.width >= SIDE_BY_SIDE_MIN {
-            let list_width = (rest.width * 9 / 20).max(40);
-            let list = Rect { width: list_width, ..rest };
+            // At 80 columns the list gets the room for ids and severities.
+            let list_width = (rest.width * 9 / 20).max(rest.width.saturating_sub(32).min(48));
+            let list = Rect {
+                width: list_width,
+                ..rest
+            };
             let detail = Rect {
                 x: rest.x + list_width,
                 width: rest.width - list_width,
@@ -49,7 +56,10 @@ impl Layout {
             (list, detail)
         } else {
             let list_height = rest.height / 2;
-            let list = Rect { height: list_height, ..rest };
+            let list = Rect {
+                height: list_height,
+                ..rest
+            };
             let detail = Rect {
                 y: rest.y + list_height,
                 height: rest.height - list_height,
@@ -137,10 +147,8 @@ pub fn fault_at(state: &CatalogState, area: Rect, column: u16, row: u16) -> Opti
     let inner = Block::default()
         .borders(Borders::ALL)
         .inner(Layout::of(area).list);
-    let inside = column >= inner.x
-        && column < inner.right()
-        && row >= inner.y
-        && row < inner.bottom();
+    let inside =
+        column >= inner.x && column < inner.right() && row >= inner.y && row < inner.bottom();
     if !inside {
         return None;
     }
@@ -171,7 +179,10 @@ pub fn render_filter(state: &CatalogState, theme: &Theme, area: Rect, buf: &mut 
     }
     let text = state.filter_text();
     let line = if text.is_empty() {
-        Line::from(vec![key, Span::styled("filter", theme.style(Meaning::Muted))])
+        Line::from(vec![
+            key,
+            Span::styled("filter", theme.style(Meaning::Muted)),
+        ])
     } else {
         Line::from(vec![
             key,

@@ -89,8 +89,8 @@ fn render_body(live: &LiveState, now: Instant, theme: &Theme, area: Rect, buf: &
     let chart_h = match (area.height, wide, containers.is_empty()) {
         (0..10, _, _) => 0,
         (h, false, _) => (h * 2 / 5).clamp(6, 12),
-        (h, true, true) => (h * 2 / 5).clamp(8, 18),
-        (h, true, false) => (h * 2 / 5).clamp(12, 24),
+        (h, true, true) => (h / 2).clamp(8, 24),
+        (h, true, false) => (h * 3 / 5).clamp(12, 32),
     };
     let [charts, lower] =
         Layout::vertical([Constraint::Length(chart_h), Constraint::Fill(1)]).areas(area);
@@ -207,9 +207,9 @@ fn render_panel(
             connections_chart::render(&ConnectionsSeries::of(live), window, theme, area, buf)
         }
         Panel::Host => usage("Host", Unit::Percent, &[memory, disk, cpu], buf),
-        Panel::HostMemory => usage("Memory", Unit::Percent, &[memory], buf),
-        Panel::HostDisk => usage("Disk", Unit::Percent, &[disk], buf),
-        Panel::HostCpu => usage("CPU", Unit::Percent, &[cpu], buf),
+        Panel::HostMemory => usage("Memory", Unit::Percent, &[unlabelled(memory)], buf),
+        Panel::HostDisk => usage("Disk", Unit::Percent, &[unlabelled(disk)], buf),
+        Panel::HostCpu => usage("CPU", Unit::Percent, &[unlabelled(cpu)], buf),
         Panel::ContainerCpu(name) => {
             let restarts = live
                 .series(&format!("container.{name}.restarts"))
@@ -231,4 +231,9 @@ fn render_panel(
             usage(name, Unit::Bytes, &[memory], buf);
         }
     }
+}
+
+/// A line alone in its chart: the title names it already.
+fn unlabelled(line: UsageLine<'_>) -> UsageLine<'_> {
+    UsageLine { label: "", ..line }
 }

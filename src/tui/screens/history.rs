@@ -15,6 +15,8 @@ use crate::tui::theme::{Meaning, Theme};
 
 /// Rows of the detail under the table, when the area is tall enough for it.
 const DETAIL_HEIGHT: u16 = 3;
+/// Inner widths from which the table gets a run id column (else the detail names it).
+const ROOMY: u16 = 100;
 /// Inner widths from which the table gets a target column.
 const WIDE: u16 = 120;
 
@@ -186,14 +188,12 @@ enum Column {
 
 fn columns(width: u16) -> Vec<(Column, Constraint)> {
     let wide = width >= WIDE;
-    let mut columns = vec![
-        (
-            Column::Started,
-            Constraint::Length(if wide { 16 } else { 11 }),
-        ),
-        (Column::Run, Constraint::Length(8)),
-        (Column::Fault, Constraint::Fill(1)),
-    ];
+    let started = Constraint::Length(if wide { 16 } else { 11 });
+    let mut columns = vec![(Column::Started, started)];
+    if width >= ROOMY {
+        columns.push((Column::Run, Constraint::Length(8)));
+    }
+    columns.push((Column::Fault, Constraint::Fill(1)));
     if wide {
         columns.push((Column::Target, Constraint::Fill(1)));
     }
@@ -278,6 +278,14 @@ fn started(at: &str, wide: bool) -> String {
     }
 }
 
+/// `2026-05-01 10:00:00 UTC` from the journal's RFC 3339 UTC time; other text as is.
+fn when(at: &str) -> String {
+    match (at.get(..19), at.ends_with('Z')) {
+        (Some(seconds), true) => format!("{} UTC", seconds.replacen('T', " ", 1)),
+        _ => at.to_string(),
+    }
+}
+
 fn outcome(word: Option<&str>, theme: &Theme) -> (String, Style) {
     match word {
         Some("pass") => ("pass".into(), theme.style(Meaning::VerdictPass)),
@@ -325,11 +333,12 @@ fn draw_detail(row: &HistoryRow, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Span::styled(row.run.clone(), text),
             Span::styled(" · fault ", muted),
             Span::styled(row.fault.clone(), text),
-            Span::styled(format!(" · started {} · {approved}", row.started_at), muted),
+            Span::styled(format!(" · started {}", when(&row.started_at)), muted),
         ]),
         Line::from(vec![
             Span::styled("target ", muted),
             Span::styled(target.to_string(), text),
+            Span::styled(format!(" · {approved}"), muted),
         ]),
         Line::from(vec![
             Span::styled(row.status.word(), status_style(&row.status, theme)),

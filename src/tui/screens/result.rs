@@ -126,7 +126,7 @@ fn verdict_box(outcome: Outcome, theme: &Theme) -> Vec<Line<'static>> {
         Outcome::TeardownFailed => (
             "TEARDOWN FAILED",
             Meaning::VerdictFail,
-            "a teardown step was not verified: something may still be on",
+            "teardown not verified: something may still be on",
         ),
     };
     let style = theme.style(meaning);
@@ -159,18 +159,18 @@ fn facts(record: &RunRecord, theme: &Theme) -> Vec<Line<'static>> {
     let impact = match v.impact_seen {
         Some(true) => format!("yes{expected}"),
         Some(false) => format!("no{expected}"),
-        None => "none expected".to_string(),
+        None if expected.is_empty() => "none expected".to_string(),
+        None => format!("not measured{expected}"),
     };
     let mut lines = vec![
-        fact(
+        fact_text(
             "fault",
-            vec![
-                Span::styled(
-                    format!("{} ({}) ", record.fault.id, record.fault.name),
-                    text,
-                ),
-                severity_span(record.fault.severity, theme),
-            ],
+            &format!("{} ({})", record.fault.id, record.fault.name),
+            theme,
+        ),
+        fact(
+            "severity",
+            vec![severity_span(record.fault.severity, theme)],
             theme,
         ),
         fact_text("target", &mask_secrets(&record.target), theme),

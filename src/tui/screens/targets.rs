@@ -89,7 +89,11 @@ impl TargetRow {
     pub fn from_targets(bundle: &str, targets: &Targets) -> Vec<TargetRow> {
         let mut rows = Vec::new();
         if let Some(pg) = &targets.postgres {
-            rows.push(TargetRow::new(bundle, TargetPart::Postgres, pg.conn.masked()));
+            rows.push(TargetRow::new(
+                bundle,
+                TargetPart::Postgres,
+                pg.conn.masked(),
+            ));
         }
         if let Some(docker) = &targets.container {
             let text = format!("container {}", docker.container);
@@ -150,7 +154,9 @@ impl TargetsState {
             return;
         }
         let last = self.rows.len() as isize - 1;
-        self.selected = (self.selected as isize).saturating_add(delta).clamp(0, last) as usize;
+        self.selected = (self.selected as isize)
+            .saturating_add(delta)
+            .clamp(0, last) as usize;
     }
 
     pub fn selected(&self) -> Option<&TargetRow> {

@@ -46,15 +46,22 @@ struct Columns {
 }
 
 impl Columns {
+    /// The bundle as wide as its longest name (at most a fifth of the row), the
+    /// target as wide as its longest text while the reach keeps 30 % of the row,
+    /// and the reach the rest.
     fn of(rows: &[TargetRow], columns: usize) -> Columns {
-        let longest = rows.iter().map(|r| width(&r.bundle)).max().unwrap_or(0);
-        let bundle = longest.clamp(6, (columns / 5).max(6));
-        let reach = (columns * 3 / 10).max(REACH_WORD_COLUMNS + 4);
-        let fixed = 2 + bundle + 1 + PART_COLUMNS + 1 + 1 + reach;
+        let longest = |text: fn(&TargetRow) -> &str| rows.iter().map(|r| width(text(r))).max();
+        let bundle = longest(|r| &r.bundle)
+            .unwrap_or(0)
+            .clamp(6, (columns / 5).max(6));
+        let fixed = 2 + bundle + 1 + PART_COLUMNS + 1 + 1;
+        let min_reach = (columns * 3 / 10).max(REACH_WORD_COLUMNS + 4);
+        let room = columns.saturating_sub(fixed + min_reach);
+        let what = longest(|r| &r.shown).unwrap_or(0).clamp(6, room.max(6));
         Columns {
             bundle,
-            what: columns.saturating_sub(fixed),
-            reach,
+            what,
+            reach: columns.saturating_sub(fixed + what),
         }
     }
 
@@ -165,7 +172,10 @@ fn row_line(row: &TargetRow, theme: &Theme, widths: &Columns, selected: bool) ->
         Span::styled(" ", text),
         Span::styled(pad_to(&row.shown, widths.what), text),
         Span::styled(" ", text),
-        Span::styled(pad_to(word, REACH_WORD_COLUMNS), base.patch(theme.style(meaning))),
+        Span::styled(
+            pad_to(word, REACH_WORD_COLUMNS),
+            base.patch(theme.style(meaning)),
+        ),
         Span::styled(" ", text),
         Span::styled(cut(reach_detail(&row.reach), detail_columns), text),
     ]);
@@ -211,7 +221,10 @@ fn render_detail(state: &TargetsState, theme: &Theme, area: Rect, buf: &mut Buff
     let columns = usize::from(inner.width);
     let mut lines: Vec<Line<'static>> = Vec::new();
     let title = format!("{} of {}", row.part.as_str(), row.bundle);
-    lines.push(Line::styled(cut(&title, columns), theme.style(Meaning::Title)));
+    lines.push(Line::styled(
+        cut(&title, columns),
+        theme.style(Meaning::Title),
+    ));
     if let Some(editor) = state.editor() {
         let hint = "editing: Enter saves, Esc cancels; *** keeps the current password";
         for text in wrap_lines(hint, columns) {

@@ -74,7 +74,14 @@ mod tests {
         let lines = wrap_lines("one two three four\n  SELECT a, b FROM t;", 9);
         assert_eq!(
             lines,
-            ["one two", "three", "four", "  SELECT", "  a, b", "  FROM t;"]
+            [
+                "one two",
+                "three",
+                "four",
+                "  SELECT",
+                "  a, b",
+                "  FROM t;"
+            ]
         );
         let long = wrap_lines("abcdefghij", 4);
         assert_eq!(long, ["abcd", "efgh", "ij"]);

@@ -115,11 +115,14 @@ pub fn draw(
 }
 
 /// A legend entry for a title: ` label value ` in the trace's style.
+/// An empty label leaves the value alone.
 pub fn legend<'a>(label: &str, value: String, style: Style) -> [Span<'a>; 2] {
-    [
-        Span::styled(format!(" {label} "), style),
-        Span::styled(value, style),
-    ]
+    let label = if label.is_empty() {
+        " ".to_string()
+    } else {
+        format!(" {label} ")
+    };
+    [Span::styled(label, style), Span::styled(value, style)]
 }
 
 fn clock_secs(secs: f64) -> String {

@@ -94,7 +94,7 @@ pub fn render(
         .iter()
         .filter_map(|s| s.and_then(|s| s.peak_since(window.from)))
         .fold(1.0_f64, f64::max);
-    let top = (peak * 1.1).ceil();
+    let top = (peak * 11.0 / 10.0).ceil();
     let axis = ValueAxis {
         bounds: [0.0, top],
         labels: ["0".to_string(), format!("{top:.0}")],

@@ -62,12 +62,14 @@ pub fn render(live: &LiveState, now: Instant, theme: &Theme, area: Rect, buf: &m
         );
     }
     let left_room = area.width.saturating_sub(right_w);
+    // A long id leaves the name at least two fifths of the room.
+    let id_room = (left_room * 3 / 5).max(left_room.min(20));
     let used = text::put(
         buf,
         area.x,
         area.y,
         &live.fault_id,
-        left_room,
+        id_room,
         theme.style(Meaning::Title),
     );
     let name_x = area.x + used + 2;

@@ -43,22 +43,30 @@ pub fn render(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let room = usize::from(area.width.saturating_sub(4)) / 2;
-    let mut spans = vec![Span::styled(
-        format!(" {} ", text::clip(title, room.max(4))),
-        theme.style(Meaning::Title),
-    )];
+    let mut legend = Vec::new();
     for line in lines {
         let value = line
             .series
             .and_then(SeriesBuffer::latest)
             .map_or("–".to_string(), |v| format_value(unit, v));
-        spans.extend(chart_frame::legend(
+        legend.extend(chart_frame::legend(
             line.label,
             value,
             theme.style(line.meaning),
         ));
     }
+    let legend_width: usize = legend.iter().map(Span::width).sum();
+    let room = usize::from(area.width.saturating_sub(5)).saturating_sub(legend_width);
+    // A chart of several lines whose legend fills the top border goes untitled:
+    // the legend names its lines.
+    let mut spans = Vec::new();
+    if room >= 6 || lines.len() < 2 {
+        spans.push(Span::styled(
+            format!(" {} ", text::clip(title, room.max(6))),
+            theme.style(Meaning::Title),
+        ));
+    }
+    spans.extend(legend);
     spans.push(Span::raw(" "));
     let traces: Vec<Trace<'_>> = lines
         .iter()
