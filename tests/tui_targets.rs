@@ -11,7 +11,7 @@ use chaosdeck::tui::screens::targets::{render, Reach, TargetPart, TargetRow, Tar
 use chaosdeck::tui::theme::{Meaning, Theme};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
-use screen_support::{draw, find, style_of, text, SIZES};
+use screen_support::{draw, find, text, SIZES};
 
 const SECRET: &str = "s3cretPW";
 

@@ -100,6 +100,8 @@ pub struct App {
     pub flash: Option<Flash>,
     /// A run's engine is running (from preflight until its record arrives).
     pub run_active: bool,
+    /// The id of the run in progress: its own steps are not "left on from earlier".
+    pub run_id: Option<String>,
     /// What the console runs against: catalog, config, target bundles, policy.
     pub setup: Setup,
     /// The bundle of targets runs use.
@@ -130,6 +132,9 @@ impl App {
             Screen::Catalog => KeyMode::Catalog,
             Screen::Targets => KeyMode::Targets,
             Screen::History => KeyMode::History,
+            Screen::Prepare if self.prepare.as_ref().is_some_and(|p| p.gate.is_some()) => {
+                KeyMode::Gate
+            }
             Screen::Prepare => KeyMode::Prepare,
             Screen::Live => KeyMode::Live,
             Screen::Result => KeyMode::Result,

@@ -56,6 +56,7 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
         dangling: Vec::new(),
         flash: None,
         run_active: false,
+        run_id: None,
         setup,
         bundle: options.bundle,
         read_only: options.read_only,

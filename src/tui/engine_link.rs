@@ -85,7 +85,7 @@ impl Link {
     pub fn execute(&mut self, command: Command, app: &App) {
         match command {
             Command::StartRun { fault_id, params } => self.start_run(&fault_id, &params, app),
-            Command::Engine(cmd) => self.to_engine(cmd),
+            Command::Engine(cmd) => self.forward(cmd),
             Command::CheckTargets => self.check_targets(&app.setup),
             Command::ReadJournal => self.read_journal(),
             Command::TearDownDangling => self.tear_down_dangling(&app.setup, &app.bundle),
@@ -179,7 +179,7 @@ impl Link {
     }
 
     /// Forwards a command to the run; a finished run's channel is dropped here.
-    fn to_engine(&mut self, cmd: EngineCmd) {
+    fn forward(&mut self, cmd: EngineCmd) {
         let Some(run) = &self.run else {
             return;
         };

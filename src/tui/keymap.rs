@@ -11,6 +11,8 @@ pub enum KeyMode {
     Catalog,
     Targets,
     Prepare,
+    /// The gate is open: its own keys decide (DESIGN.md, "Risk gates").
+    Gate,
     Live,
     Result,
     History,
@@ -150,6 +152,12 @@ const PREPARE: &[Binding] = &[
     hidden(key(K::Char('q'), "q", A::Back, "back", false)),
 ];
 
+/// The gate reads keys itself (`gate.rs`); these entries document them.
+const GATE: &[Binding] = &[
+    key(K::Enter, "y/Enter", A::Open, "inject, as the gate asks", true),
+    key(K::Esc, "Esc", A::Back, "cancel (so does any other key)", true),
+];
+
 const LIVE: &[Binding] = &[
     key(K::Char('t'), "t", A::TeardownNow, "tear down now", true),
     key(K::Char('+'), "+", A::ExtendTtl, "TTL +1m", true),
@@ -180,6 +188,7 @@ pub fn bindings(mode: KeyMode) -> Vec<Binding> {
         KeyMode::Catalog => (CATALOG, true),
         KeyMode::Targets => (TARGETS, true),
         KeyMode::Prepare => (PREPARE, true),
+        KeyMode::Gate => (GATE, false),
         KeyMode::Live => (LIVE, true),
         KeyMode::Result => (RESULT, true),
         KeyMode::History => (HISTORY, true),
@@ -214,7 +223,7 @@ pub fn action_for(mode: KeyMode, event: KeyEvent, read_only: bool) -> Option<Act
 pub fn hints(mode: KeyMode, read_only: bool) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
     let modes = match mode {
-        KeyMode::Help => vec![KeyMode::Help],
+        KeyMode::Help | KeyMode::Gate => vec![mode],
         _ => vec![mode, KeyMode::Global],
     };
     for m in modes {

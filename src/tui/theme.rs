@@ -3,7 +3,7 @@
 //! fallback (the built-in dark theme), so a theme file overrides only what it lists.
 //!
 //! Themes are YAML files (`themes/README.md`); the three in `themes/` are compiled
-//! in. Choosing and reading themes lives in [`super::theme_file`].
+//! in and chosen by name. Reading and checking a file lives in [`super::theme_file`].
 
 use std::collections::BTreeMap;
 use std::path::Path;

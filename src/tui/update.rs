@@ -52,6 +52,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Engine(event) => engine_event(app, event),
         Msg::RunCrashed(why) => {
             app.run_active = false;
+            app.run_id = None;
             app.live = None;
             if let Some(prep) = &mut app.prepare {
                 prep.stop(why.clone());
@@ -73,7 +74,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         }
         Msg::Journal { rows, dangling } => {
             app.history = super::screens::history::HistoryState::new(rows, app.journal_path.clone());
-            app.dangling = dangling;
+            app.dangling = dangling
+                .into_iter()
+                .filter(|d| Some(&d.intent.run) != app.run_id.as_ref())
+                .collect();
             app.dirty = true;
             vec![]
         }
@@ -209,10 +213,8 @@ fn screen_action(app: &mut App, action: Action) -> Vec<Command> {
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 app.targets.move_by(step(action))
             }
-            Action::EditTarget => {
-                if !app.targets.begin_edit() {
-                    app.say("only PostgreSQL connection strings are edited here", true);
-                }
+            Action::EditTarget if !app.targets.begin_edit() => {
+                app.say("only PostgreSQL connection strings are edited here", true);
             }
             Action::CheckTargets => return vec![Command::CheckTargets],
             Action::Back => app.screen = app.previous,
@@ -505,6 +507,7 @@ fn run_started(app: &mut App, start: RunStart) -> Vec<Command> {
         app.now,
     ));
     app.run_active = true;
+    app.run_id = Some(start.run_id);
     app.dirty = true;
     prep.gate_target = start.target_name;
     vec![]
@@ -547,6 +550,7 @@ fn engine_event(app: &mut App, event: EngineEvent) -> Vec<Command> {
 
 fn run_finished(app: &mut App, record: Box<crate::engine::record::RunRecord>) -> Vec<Command> {
     app.run_active = false;
+    app.run_id = None;
     app.dirty = true;
     if record.approvals.is_empty() {
         // Stopped before the gate was passed: nothing was injected.

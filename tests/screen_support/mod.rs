@@ -1,6 +1,6 @@
 //! Helpers for the console's snapshot tests: draw into a `TestBackend` buffer, turn
 //! it into text for insta, and find text to assert the style of its cells.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -65,4 +65,16 @@ pub fn style_of(buf: &Buffer, needle: &str) -> Style {
         panic!("\"{needle}\" is not on screen:\n{}", text(buf));
     };
     buf[(x, y)].style()
+}
+
+/// `style` as a drawn cell reports it: unset colours read back as `Color::Reset`.
+pub fn drawn(style: Style) -> Style {
+    use ratatui::style::{Color, Modifier};
+    Style {
+        fg: Some(style.fg.unwrap_or(Color::Reset)),
+        bg: Some(style.bg.unwrap_or(Color::Reset)),
+        underline_color: Some(style.underline_color.unwrap_or(Color::Reset)),
+        add_modifier: style.add_modifier,
+        sub_modifier: Modifier::empty(),
+    }
 }
