@@ -43,6 +43,7 @@ fn app_with(read_only: bool) -> App {
         catalog: Catalog::builtin().unwrap(),
         config: None,
         bundles: BTreeMap::from([(FLAGS_BUNDLE.to_string(), targets)]),
+        typed_conns: BTreeMap::from([(FLAGS_BUNDLE.to_string(), CONN.to_string())]),
         one_off_probes: vec![],
         max_severity: None,
         state_dir: "/nonexistent/state".into(),

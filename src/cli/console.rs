@@ -113,10 +113,15 @@ fn prepare(
         Some(dir) => dir.clone(),
         None => std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?,
     };
+    let typed_conns = match &args.targets.conn {
+        Some(conn) => BTreeMap::from([(FLAGS_BUNDLE.to_string(), conn.clone())]),
+        None => BTreeMap::new(),
+    };
     let setup = Setup {
         catalog,
         config,
         bundles,
+        typed_conns,
         one_off_probes,
         max_severity: args.max_severity,
         state_dir: state_dir.to_path_buf(),

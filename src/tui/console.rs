@@ -12,7 +12,7 @@ use super::engine_link::{Link, Setup};
 use super::msg::{Command, Msg};
 use super::screens::catalog::CatalogState;
 use super::screens::history::HistoryState;
-use super::screens::targets::{TargetRow, TargetsState};
+use super::screens::targets::{TargetPart, TargetRow, TargetsState};
 use super::terminal_guard::TerminalGuard;
 use super::theme::Theme;
 use crate::engine::journal::Journal;
@@ -37,7 +37,17 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
     let rows = setup
         .bundles
         .iter()
-        .flat_map(|(bundle, targets)| TargetRow::from_targets(bundle, targets))
+        .flat_map(|(bundle, targets)| {
+            let typed = setup.typed_conns.get(bundle);
+            TargetRow::from_targets(bundle, targets)
+                .into_iter()
+                .map(move |row| match (row.part, typed) {
+                    (TargetPart::Postgres, Some(conn)) => {
+                        TargetRow::new(bundle.clone(), TargetPart::Postgres, conn.clone())
+                    }
+                    _ => row,
+                })
+        })
         .collect();
     let targets = TargetsState::new(rows);
     let history = HistoryState::new(Vec::new(), journal_path.clone());
