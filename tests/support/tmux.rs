@@ -1,6 +1,7 @@
 //! The real binary in a real terminal: a private tmux server with one pane, keys sent
 //! with `send-keys`, the screen read with `capture-pane`. The server is killed when
 //! the guard drops.
+#![allow(dead_code)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -46,6 +47,12 @@ impl Tmux {
     /// Types `text` literally.
     pub fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "0", "-l", text]);
+    }
+
+    /// The process id of the program in the pane (`exec` it to make it the pane's).
+    pub fn pane_pid(&self) -> u32 {
+        let out = self.run(&["display-message", "-p", "-t", "0", "#{pane_pid}"]);
+        out.trim().parse().expect("tmux pane pid")
     }
 
     /// The screen as text.

@@ -1,0 +1,151 @@
+//! The console's loop on a backend that counts frames: an idle console draws once and
+//! then nothing until something changes; a key answers with one frame; a burst of
+//! engine events becomes few frames, not one per event.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chaosdeck::catalog::Catalog;
+use chaosdeck::driver::targets::Targets;
+use chaosdeck::engine::journal::Journal;
+use chaosdeck::tui::console::{initial_app, Options, FLAGS_BUNDLE};
+use chaosdeck::tui::engine_link::{Link, Setup};
+use chaosdeck::tui::event_loop;
+use chaosdeck::tui::msg::Msg;
+use chaosdeck::tui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+/// A `TestBackend` that counts frames (one flush per frame).
+struct Counting {
+    inner: TestBackend,
+    frames: Arc<AtomicUsize>,
+}
+
+impl Backend for Counting {
+    fn draw<'a, I: Iterator<Item = (u16, u16, &'a Cell)>>(&mut self, content: I) -> io::Result<()> {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> io::Result<()> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> io::Result<()> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> io::Result<Position> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> io::Result<()> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> io::Result<()> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> io::Result<Size> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> io::Result<WindowSize> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.frames.fetch_add(1, Ordering::SeqCst);
+        self.inner.flush()
+    }
+}
+
+struct Console {
+    frames: Arc<AtomicUsize>,
+    tx: mpsc::Sender<Msg>,
+    done: tokio::task::JoinHandle<()>,
+    _state: tempfile::TempDir,
+}
+
+fn start() -> Console {
+    let state = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        catalog: Catalog::builtin().unwrap(),
+        config: None,
+        bundles: BTreeMap::from([(FLAGS_BUNDLE.to_string(), Targets::default())]),
+        typed_conns: BTreeMap::new(),
+        one_off_probes: vec![],
+        max_severity: None,
+        state_dir: state.path().to_path_buf(),
+        report_dir: state.path().to_path_buf(),
+    };
+    let options = Options {
+        read_only: false,
+        theme: Theme::dark(),
+        bundle: FLAGS_BUNDLE.into(),
+    };
+    let journal = Journal::open(state.path()).unwrap();
+    let mut app = initial_app(setup, options, journal.path().to_path_buf());
+    let frames = Arc::new(AtomicUsize::new(0));
+    let backend = Counting {
+        inner: TestBackend::new(160, 48),
+        frames: frames.clone(),
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    let mut link = Link::new(journal, tx.clone());
+    let done = tokio::spawn(async move {
+        let mut terminal = Terminal::new(backend).unwrap();
+        event_loop::run(&mut terminal, &mut app, &mut link, &mut rx)
+            .await
+            .unwrap();
+    });
+    Console {
+        frames,
+        tx,
+        done,
+        _state: state,
+    }
+}
+
+fn key(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+#[tokio::test]
+async fn an_idle_console_draws_once_and_then_nothing() {
+    let console = start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(console.frames.load(Ordering::SeqCst), 1, "the first frame");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(console.frames.load(Ordering::SeqCst), 1, "no redraw while nothing changes");
+    console.tx.send(key('j')).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(console.frames.load(Ordering::SeqCst), 2, "a key answers with one frame");
+    console.tx.send(key('q')).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), console.done)
+        .await
+        .expect("q quits")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_burst_of_engine_events_becomes_a_few_frames() {
+    let console = start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Each tick marks the screen changed, as an engine event does.
+    for _ in 0..500 {
+        console.tx.send(Msg::Tick).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frames = console.frames.load(Ordering::SeqCst);
+    assert!(frames <= 8, "{frames} frames for 500 events");
+    console.tx.send(key('q')).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), console.done)
+        .await
+        .expect("q quits")
+        .unwrap();
+}
