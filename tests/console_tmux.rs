@@ -118,3 +118,82 @@ async fn an_operator_passes_a_medium_and_a_high_gate_tears_down_and_quits() {
     let written = std::fs::read_dir(reports.path()).unwrap().count();
     assert_eq!(written, 2, "the report's Markdown and JSON files");
 }
+
+/// Starts the console on `cluster` in tmux and injects the low-severity advisory-lock
+/// fault (its gate is Enter), waiting for the live dashboard.
+fn console_with_a_fault_on(cluster: &chaosdeck::lab::PgCluster, state: &std::path::Path) -> Tmux {
+    let command = format!(
+        "exec {bin} --state-dir {state} --conn '{conn}'",
+        bin = env!("CARGO_BIN_EXE_chaosdeck"),
+        state = state.display(),
+        conn = cluster.conn_string(),
+    );
+    let wrapped = format!("sh -c \"{}\"; echo EXITED $?; stty -a; sleep 60", command.replace('"', "\\\""));
+    let tmux = Tmux::start(&wrapped, 120, 40);
+    tmux.wait_for("faults", WAIT);
+    tmux.keys(&["/"]);
+    tmux.type_text("advisory");
+    tmux.wait_until("filtered", WAIT, |s| !s.contains("db-max-connections"));
+    tmux.keys(&["Enter", "Enter"]);
+    tmux.wait_for("Enter runs preflight", WAIT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Press Enter to inject", WAIT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("OBSERVING", WAIT);
+    tmux
+}
+
+fn locks_held(cluster: &chaosdeck::lab::PgCluster) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = support::pg::client(cluster).await;
+        let row = client
+            .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[])
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    })
+}
+
+fn assert_handed_back(tmux: &Tmux, state: &std::path::Path) {
+    let screen = tmux.wait_for("EXITED", WAIT);
+    assert!(!screen.contains("OBSERVING"), "the alternate screen is left:\n{screen}");
+    assert!(screen.contains(" icanon") && screen.contains(" echo"), "cooked mode again:\n{screen}");
+    let journal = Journal::open(state).unwrap();
+    assert!(journal.dangling().unwrap().is_empty(), "nothing is left on");
+    let torn_down = journal
+        .records()
+        .unwrap()
+        .into_iter()
+        .any(|r| matches!(r.event, Event::Undone { .. }));
+    assert!(torn_down, "the fault was undone before the console ended");
+}
+
+#[test]
+fn sigterm_and_ctrl_c_tear_the_fault_down_before_the_terminal_is_handed_back() {
+    let cluster = support::pg_cluster().unwrap();
+    for how in ["SIGTERM", "Ctrl-C"] {
+        let state = tempfile::tempdir().unwrap();
+        let tmux = console_with_a_fault_on(&cluster, state.path());
+        assert_eq!(locks_held(&cluster), 1, "{how}: the fault is on");
+        match how {
+            "SIGTERM" => {
+                let pid = tmux.pane_pid();
+                let console = std::process::Command::new("pgrep")
+                    .args(["-P", &pid.to_string(), "chaosdeck"])
+                    .output()
+                    .unwrap();
+                let console = String::from_utf8_lossy(&console.stdout).trim().to_string();
+                assert!(!console.is_empty(), "the console runs under the pane's shell");
+                let status = std::process::Command::new("kill")
+                    .args(["-TERM", &console])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            }
+            _ => tmux.keys(&["C-c"]),
+        }
+        assert_handed_back(&tmux, state.path());
+        assert_eq!(locks_held(&cluster), 0, "{how}: the advisory lock is released");
+    }
+}
