@@ -115,7 +115,10 @@ fn console(dir: &Path, window: &Window) -> (f64, f64) {
     let pid = pane_pid(&pane);
     let live = measure(pid, window);
     let screen = pane.screen();
-    assert!(screen.contains("db-query") && screen.contains("UP"), "graphing:\n{screen}");
+    assert!(
+        screen.contains("db-query") && screen.contains("UP"),
+        "graphing:\n{screen}"
+    );
     pane.keys(&["t"]);
     pane.wait_for("e writes the report", WAIT);
     pane.keys(&["q"]);
@@ -161,7 +164,10 @@ fn main() {
     write_files(dir.path(), &cluster);
     let (live, idle) = console(dir.path(), &window);
     if !bench {
-        println!("SMOKE console_cpu live={live:.2}% idle={idle:.2}% over {:?}", window.read);
+        println!(
+            "SMOKE console_cpu live={live:.2}% idle={idle:.2}% over {:?}",
+            window.read
+        );
         return;
     }
     println!("RESULT chaosdeck-live cpu={live:.2}% of one core (200x50, 4 samples/s, 2 probes at 250 ms)");

@@ -49,7 +49,10 @@ fn in_process() -> Duration {
     let area = Rect::new(0, 0, 200, 50);
     let mut buf = Buffer::empty(area);
     draw(&app, area, &mut buf);
-    assert!(app.catalog.visible_count() >= 17, "the full catalog is listed");
+    assert!(
+        app.catalog.visible_count() >= 17,
+        "the full catalog is listed"
+    );
     started.elapsed()
 }
 
@@ -61,7 +64,10 @@ fn until_on_screen(command: &str, needle: &str) -> Duration {
         if pane.screen().contains(needle) {
             return started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{needle} never appeared");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{needle} never appeared"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }

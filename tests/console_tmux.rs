@@ -51,15 +51,24 @@ async fn an_operator_passes_a_medium_and_a_high_gate_tears_down_and_quits() {
     let screen = tmux.wait_until("filtered to the idle fault", WAIT, |s| {
         !s.contains("db-max-connections")
     });
-    assert!(screen.contains("pg-idle-in-transaction"), "the filter keeps the fault:\n{screen}");
+    assert!(
+        screen.contains("pg-idle-in-transaction"),
+        "the filter keeps the fault:\n{screen}"
+    );
     tmux.keys(&["Enter", "Enter"]);
     tmux.wait_for("Enter runs preflight", WAIT);
     tmux.keys(&["Enter"]);
     tmux.wait_for("Press y to inject", WAIT);
     tmux.keys(&["y"]);
     let screen = tmux.wait_for("OBSERVING", WAIT);
-    assert!(screen.contains("app"), "the probe table lists the app probe:\n{screen}");
-    assert!(!screen.contains("apppass") && !screen.contains("testpass"), "no password on screen:\n{screen}");
+    assert!(
+        screen.contains("app"),
+        "the probe table lists the app probe:\n{screen}"
+    );
+    assert!(
+        !screen.contains("apppass") && !screen.contains("testpass"),
+        "no password on screen:\n{screen}"
+    );
     tmux.keys(&["t"]);
     let screen = tmux.wait_for("e writes the report", Duration::from_secs(90));
     assert!(screen.contains("verified"), "teardown verified:\n{screen}");
@@ -83,7 +92,10 @@ async fn an_operator_passes_a_medium_and_a_high_gate_tears_down_and_quits() {
     tmux.type_text("db-max-connection");
     tmux.keys(&["Enter"]);
     let screen = tmux.wait_for("not injected", WAIT);
-    assert!(screen.contains("Enter runs preflight"), "back to prepare:\n{screen}");
+    assert!(
+        screen.contains("Enter runs preflight"),
+        "back to prepare:\n{screen}"
+    );
     let journal = Journal::open(state.path()).unwrap();
     let touched = journal
         .records()
@@ -105,14 +117,26 @@ async fn an_operator_passes_a_medium_and_a_high_gate_tears_down_and_quits() {
     let screen = tmux.wait_for("e writes the report", Duration::from_secs(90));
     assert!(screen.contains("verified"), "teardown verified:\n{screen}");
     assert!(!screen.contains("residual"), "nothing residual:\n{screen}");
-    assert!(screen.contains("time to impact"), "timings shown:\n{screen}");
+    assert!(
+        screen.contains("time to impact"),
+        "timings shown:\n{screen}"
+    );
 
     // Quit: the terminal is handed back in its normal modes.
     tmux.keys(&["q", "q"]);
     let screen = tmux.wait_for("EXITED", WAIT);
-    assert!(screen.contains("EXITED 0"), "the console exits 0:\n{screen}");
-    assert!(!screen.contains("faults"), "the alternate screen is left:\n{screen}");
-    assert!(screen.contains(" icanon") && screen.contains(" echo"), "cooked mode again:\n{screen}");
+    assert!(
+        screen.contains("EXITED 0"),
+        "the console exits 0:\n{screen}"
+    );
+    assert!(
+        !screen.contains("faults"),
+        "the alternate screen is left:\n{screen}"
+    );
+    assert!(
+        screen.contains(" icanon") && screen.contains(" echo"),
+        "cooked mode again:\n{screen}"
+    );
     let journal = Journal::open(state.path()).unwrap();
     assert!(journal.dangling().unwrap().is_empty(), "nothing is left on");
     let written = std::fs::read_dir(reports.path()).unwrap().count();
@@ -128,7 +152,10 @@ fn console_with_a_fault_on(cluster: &chaosdeck::lab::PgCluster, state: &std::pat
         state = state.display(),
         conn = cluster.conn_string(),
     );
-    let wrapped = format!("sh -c \"{}\"; echo EXITED $?; stty -a; sleep 60", command.replace('"', "\\\""));
+    let wrapped = format!(
+        "sh -c \"{}\"; echo EXITED $?; stty -a; sleep 60",
+        command.replace('"', "\\\"")
+    );
     let tmux = Tmux::start(&wrapped, 120, 40);
     tmux.wait_for("faults", WAIT);
     tmux.keys(&["/"]);
@@ -148,7 +175,10 @@ fn locks_held(cluster: &chaosdeck::lab::PgCluster) -> i64 {
     runtime.block_on(async {
         let client = support::pg::client(cluster).await;
         let row = client
-            .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[])
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+                &[],
+            )
             .await
             .unwrap();
         row.get::<_, i64>(0)
@@ -157,8 +187,14 @@ fn locks_held(cluster: &chaosdeck::lab::PgCluster) -> i64 {
 
 fn assert_handed_back(tmux: &Tmux, state: &std::path::Path) {
     let screen = tmux.wait_for("EXITED", WAIT);
-    assert!(!screen.contains("OBSERVING"), "the alternate screen is left:\n{screen}");
-    assert!(screen.contains(" icanon") && screen.contains(" echo"), "cooked mode again:\n{screen}");
+    assert!(
+        !screen.contains("OBSERVING"),
+        "the alternate screen is left:\n{screen}"
+    );
+    assert!(
+        screen.contains(" icanon") && screen.contains(" echo"),
+        "cooked mode again:\n{screen}"
+    );
     let journal = Journal::open(state).unwrap();
     assert!(journal.dangling().unwrap().is_empty(), "nothing is left on");
     let torn_down = journal
@@ -184,7 +220,10 @@ fn sigterm_and_ctrl_c_tear_the_fault_down_before_the_terminal_is_handed_back() {
                     .output()
                     .unwrap();
                 let console = String::from_utf8_lossy(&console.stdout).trim().to_string();
-                assert!(!console.is_empty(), "the console runs under the pane's shell");
+                assert!(
+                    !console.is_empty(),
+                    "the console runs under the pane's shell"
+                );
                 let status = std::process::Command::new("kill")
                     .args(["-TERM", &console])
                     .status()
@@ -194,6 +233,10 @@ fn sigterm_and_ctrl_c_tear_the_fault_down_before_the_terminal_is_handed_back() {
             _ => tmux.keys(&["C-c"]),
         }
         assert_handed_back(&tmux, state.path());
-        assert_eq!(locks_held(&cluster), 0, "{how}: the advisory lock is released");
+        assert_eq!(
+            locks_held(&cluster),
+            0,
+            "{how}: the advisory lock is released"
+        );
     }
 }

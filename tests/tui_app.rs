@@ -115,7 +115,10 @@ fn a_wrong_word_at_the_high_gate_cancels_and_approves_nothing() {
     open_gate(&mut app, "db-max-connections");
     typed(&mut app, "db-max-connection");
     let cmds = key(&mut app, KeyCode::Enter);
-    assert!(matches!(&cmds[..], [Command::Engine(EngineCmd::Refuse { .. })]), "{cmds:?}");
+    assert!(
+        matches!(&cmds[..], [Command::Engine(EngineCmd::Refuse { .. })]),
+        "{cmds:?}"
+    );
     assert!(app.prepare.as_ref().unwrap().gate.is_none());
     assert_eq!(app.screen, Screen::Prepare);
 }
@@ -140,14 +143,25 @@ fn any_other_key_than_y_cancels_the_medium_gate() {
     prepare(&mut app, "pg-idle-in-transaction");
     open_gate(&mut app, "pg-idle-in-transaction");
     let cmds = key(&mut app, KeyCode::Char('n'));
-    assert!(matches!(&cmds[..], [Command::Engine(EngineCmd::Refuse { .. })]));
+    assert!(matches!(
+        &cmds[..],
+        [Command::Engine(EngineCmd::Refuse { .. })]
+    ));
     prepare_again_and_pass_with_y(&mut app);
 }
 
 fn prepare_again_and_pass_with_y(app: &mut App) {
-    update(app, Msg::Engine(EngineEvent::GateNeeded { blast_radius: vec![] }));
+    update(
+        app,
+        Msg::Engine(EngineEvent::GateNeeded {
+            blast_radius: vec![],
+        }),
+    );
     let cmds = key(app, KeyCode::Char('y'));
-    assert!(matches!(&cmds[..], [Command::Engine(EngineCmd::Approve { .. })]));
+    assert!(matches!(
+        &cmds[..],
+        [Command::Engine(EngineCmd::Approve { .. })]
+    ));
 }
 
 #[test]
@@ -156,7 +170,11 @@ fn the_critical_gate_shows_its_countdown_and_ignores_enter_until_armed() {
     prepare(&mut app, "pg-read-only");
     open_gate(&mut app, "pg-read-only");
     typed(&mut app, "shop");
-    assert_eq!(key(&mut app, KeyCode::Enter), vec![], "Enter while arming does nothing");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        vec![],
+        "Enter while arming does nothing"
+    );
     let shown = text(&screen(&app, 160, 48));
     assert!(shown.contains("arming… 3.0 s"), "{shown}");
     let wake = app.next_wake().expect("the countdown needs redraws");
@@ -164,9 +182,15 @@ fn the_critical_gate_shows_its_countdown_and_ignores_enter_until_armed() {
     app.now += ARMING;
     let armed = screen(&app, 160, 48);
     assert!(text(&armed).contains("ARMED"));
-    assert_eq!(style_of(&armed, "ARMED"), drawn(Theme::dark().style(Meaning::GateArmed)));
+    assert_eq!(
+        style_of(&armed, "ARMED"),
+        drawn(Theme::dark().style(Meaning::GateArmed))
+    );
     let cmds = key(&mut app, KeyCode::Enter);
-    assert!(matches!(&cmds[..], [Command::Engine(EngineCmd::Approve { .. })]), "{cmds:?}");
+    assert!(
+        matches!(&cmds[..], [Command::Engine(EngineCmd::Approve { .. })]),
+        "{cmds:?}"
+    );
 }
 
 #[test]
@@ -188,11 +212,18 @@ fn quitting_with_a_run_in_progress_tears_down_first() {
     open_gate(&mut app, "db-max-connections");
     typed(&mut app, "db-max-connections");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![], "q does not quit with a fault on");
+    assert_eq!(
+        key(&mut app, KeyCode::Char('q')),
+        vec![],
+        "q does not quit with a fault on"
+    );
     assert_eq!(app.quit, Quit::No);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     let cmds = update(&mut app, Msg::Key(ctrl_c));
-    assert!(matches!(&cmds[..], [Command::Engine(EngineCmd::Stop(_))]), "{cmds:?}");
+    assert!(
+        matches!(&cmds[..], [Command::Engine(EngineCmd::Stop(_))]),
+        "{cmds:?}"
+    );
     assert_eq!(app.quit, Quit::AfterTeardown);
 }
 
@@ -209,7 +240,10 @@ fn the_help_screen_lists_every_hint_of_the_screen_under_it() {
     assert!(app.help);
     let shown = text(&screen(&app, 160, 48));
     for (label, what) in hints(KeyMode::Catalog, false) {
-        assert!(shown.contains(label) && shown.contains(what), "{label} {what}:\n{shown}");
+        assert!(
+            shown.contains(label) && shown.contains(what),
+            "{label} {what}:\n{shown}"
+        );
     }
     key(&mut app, KeyCode::Esc);
     assert!(!app.help);
@@ -249,8 +283,14 @@ fn the_gate_shows_severity_by_word_and_colour_and_no_password() {
     let buf = screen(&app, 160, 48);
     let shown = text(&buf);
     assert!(!shown.contains("s3cret"), "{shown}");
-    assert!(shown.contains("hold 97 of 100 connections on shop"), "{shown}");
-    assert_eq!(style_of(&buf, "high gate"), drawn(Theme::dark().style(Meaning::SeverityHigh)));
+    assert!(
+        shown.contains("hold 97 of 100 connections on shop"),
+        "{shown}"
+    );
+    assert_eq!(
+        style_of(&buf, "high gate"),
+        drawn(Theme::dark().style(Meaning::SeverityHigh))
+    );
 }
 
 #[test]

@@ -121,10 +121,18 @@ async fn an_idle_console_draws_once_and_then_nothing() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(console.frames.load(Ordering::SeqCst), 1, "the first frame");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(console.frames.load(Ordering::SeqCst), 1, "no redraw while nothing changes");
+    assert_eq!(
+        console.frames.load(Ordering::SeqCst),
+        1,
+        "no redraw while nothing changes"
+    );
     console.tx.send(key('j')).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(console.frames.load(Ordering::SeqCst), 2, "a key answers with one frame");
+    assert_eq!(
+        console.frames.load(Ordering::SeqCst),
+        2,
+        "a key answers with one frame"
+    );
     console.tx.send(key('q')).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), console.done)
         .await
@@ -147,7 +155,10 @@ async fn a_burst_of_engine_events_becomes_a_few_frames() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let frames = console.frames.load(Ordering::SeqCst);
     let most = 3 + (took.as_millis() / event_loop::FRAME.as_millis()) as usize;
-    assert!(frames <= most, "{frames} frames for 300 changes in {took:?}; at most {most}");
+    assert!(
+        frames <= most,
+        "{frames} frames for 300 changes in {took:?}; at most {most}"
+    );
     console.tx.send(key('q')).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), console.done)
         .await

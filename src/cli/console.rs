@@ -111,7 +111,9 @@ fn prepare(
     let theme = Theme::choose(choice.as_deref(), no_color).map_err(|e| e.to_string())?;
     let report_dir = match &args.report_dir {
         Some(dir) => dir.clone(),
-        None => std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?,
+        None => {
+            std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?
+        }
     };
     let typed_conns = match &args.targets.conn {
         Some(conn) => BTreeMap::from([(FLAGS_BUNDLE.to_string(), conn.clone())]),

@@ -44,7 +44,12 @@ impl From<Status> for ExitCode {
 /// Runs one headless subcommand.
 pub fn run(cli: Cli) -> Status {
     let Some(command) = cli.command else {
-        return console::run(&cli.console, &cli.catalog_dirs, cli.state_dir.as_ref(), cli.config.as_ref());
+        return console::run(
+            &cli.console,
+            &cli.catalog_dirs,
+            cli.state_dir.as_ref(),
+            cli.config.as_ref(),
+        );
     };
     // Commands with side effects keep a log; the catalog commands only print.
     let _log = match command {

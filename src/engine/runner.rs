@@ -62,8 +62,12 @@ pub enum GateMode {
 /// Commands to a running experiment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineCmd {
-    Approve { by: String },
-    Refuse { why: String },
+    Approve {
+        by: String,
+    },
+    Refuse {
+        why: String,
+    },
     Stop(StopReason),
     Note(String),
     /// Give the fault this much more time before its TTL tears it down.
@@ -79,7 +83,9 @@ pub enum EngineEvent {
     Metrics(MetricBatch),
     /// Preflight passed: the gate may be shown, with the blast radius of each step
     /// as planned against the real target ("hold 97 of 100 connections").
-    GateNeeded { blast_radius: Vec<String> },
+    GateNeeded {
+        blast_radius: Vec<String>,
+    },
     Finished(Box<RunRecord>),
 }
 

@@ -62,11 +62,20 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let mut spans = vec![
         Span::styled(" chaosdeck ", theme.style(Meaning::Title)),
-        Span::styled(format!("· {} ", app.screen.title()), theme.style(Meaning::Text)),
-        Span::styled(format!("· target {} ", app.bundle), theme.style(Meaning::Muted)),
+        Span::styled(
+            format!("· {} ", app.screen.title()),
+            theme.style(Meaning::Text),
+        ),
+        Span::styled(
+            format!("· target {} ", app.bundle),
+            theme.style(Meaning::Muted),
+        ),
     ];
     if app.run_active && app.screen != Screen::Live {
-        spans.push(Span::styled(" RUN IN PROGRESS ", theme.style(Meaning::StateActive)));
+        spans.push(Span::styled(
+            " RUN IN PROGRESS ",
+            theme.style(Meaning::StateActive),
+        ));
     }
     if app.read_only {
         spans.push(Span::styled(" read-only ", theme.style(Meaning::StateSafe)));
@@ -77,7 +86,14 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
 fn body(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     if app.help {
-        screens::help::render(app.key_mode_under_help(), app.read_only, app.help_scroll, theme, area, buf);
+        screens::help::render(
+            app.key_mode_under_help(),
+            app.read_only,
+            app.help_scroll,
+            theme,
+            area,
+            buf,
+        );
         return;
     }
     match app.screen {
@@ -88,7 +104,12 @@ fn body(app: &App, area: Rect, buf: &mut Buffer) {
             Some(prep) => {
                 screens::prepare::render(prep, app.live.as_ref(), app.now, theme, area, buf)
             }
-            None => empty(app, "nothing to prepare: pick a fault in the catalog", area, buf),
+            None => empty(
+                app,
+                "nothing to prepare: pick a fault in the catalog",
+                area,
+                buf,
+            ),
         },
         Screen::Live => match &app.live {
             Some(live) => screens::dashboard::render(live, app.now, theme, area, buf),
@@ -122,7 +143,10 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Prompt::Note(text)) => Line::from(vec![
             Span::styled("note: ", theme.style(Meaning::HintKey)),
             Span::raw(format!("{}▏", text.lines().join(""))),
-            Span::styled("  Enter adds it to the timeline, Esc drops it", theme.style(Meaning::Muted)),
+            Span::styled(
+                "  Enter adds it to the timeline, Esc drops it",
+                theme.style(Meaning::Muted),
+            ),
         ]),
         None => match &app.flash {
             Some(flash) => {
@@ -142,8 +166,14 @@ fn hint_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let mut spans = Vec::new();
     for (key, what) in hints(app.key_mode(), app.read_only) {
-        spans.push(Span::styled(format!(" {key}"), theme.style(Meaning::HintKey)));
-        spans.push(Span::styled(format!(" {what} "), theme.style(Meaning::HintText)));
+        spans.push(Span::styled(
+            format!(" {key}"),
+            theme.style(Meaning::HintKey),
+        ));
+        spans.push(Span::styled(
+            format!(" {what} "),
+            theme.style(Meaning::HintText),
+        ));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }

@@ -114,11 +114,11 @@ impl Link {
             .get(&app.bundle)
             .cloned()
             .unwrap_or_default();
-        let resolved = match experiment::resolve(&app.setup.catalog, fault_id, params, targets, None)
-        {
-            Ok(r) => r,
-            Err(e) => return self.send(Msg::RunRefused(e)),
-        };
+        let resolved =
+            match experiment::resolve(&app.setup.catalog, fault_id, params, targets, None) {
+                Ok(r) => r,
+                Err(e) => return self.send(Msg::RunRefused(e)),
+            };
         if let Err(e) = app.setup.policy_allows(&resolved.spec) {
             return self.send(Msg::RunRefused(format!("{fault_id}: {e}")));
         }
@@ -158,7 +158,13 @@ impl Link {
         let journal = self.journal.clone();
         tokio::spawn(async move {
             let _ = msgs.send(Msg::RunStarted(Box::new(start))).await;
-            let engine = tokio::spawn(run_experiment(exp, journal.clone(), GateMode::Ask, cmd_rx, event_tx));
+            let engine = tokio::spawn(run_experiment(
+                exp,
+                journal.clone(),
+                GateMode::Ask,
+                cmd_rx,
+                event_tx,
+            ));
             while let Some(event) = event_rx.recv().await {
                 if msgs.send(Msg::Engine(event)).await.is_err() {
                     break;
@@ -171,7 +177,8 @@ impl Link {
                     .send(Msg::RunCrashed(format!(
                         "the engine stopped unexpectedly ({e}); undo from the journal: {}",
                         match undone {
-                            Ok(steps) if steps.iter().all(|s| s.verified()) => "verified".to_string(),
+                            Ok(steps) if steps.iter().all(|s| s.verified()) =>
+                                "verified".to_string(),
                             Ok(_) => "something is left: see the history screen".to_string(),
                             Err(e) => e,
                         }
@@ -260,10 +267,10 @@ impl Link {
             return;
         };
         let record = result.record.clone();
-        let path = app
-            .setup
-            .report_dir
-            .join(format!("chaosdeck-{}-{}.md", record.fault.id, record.run_id));
+        let path = app.setup.report_dir.join(format!(
+            "chaosdeck-{}-{}.md",
+            record.fault.id, record.run_id
+        ));
         let msgs = self.msgs.clone();
         tokio::spawn(async move {
             let written =

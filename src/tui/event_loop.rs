@@ -48,7 +48,9 @@ pub async fn run<B: Backend>(
             n = msgs.recv_many(&mut batch, BATCH) => if n == 0 { return Ok(()) },
             _ = sleep_until(wake), if wake.is_some() => batch.push(Msg::Tick),
         }
-        let keyed = batch.iter().any(|m| matches!(m, Msg::Key(_) | Msg::Mouse(_)));
+        let keyed = batch
+            .iter()
+            .any(|m| matches!(m, Msg::Key(_) | Msg::Mouse(_)));
         fold(app, link, &mut batch);
         // Engine events arrive many times a second: let them gather into one frame.
         if let (false, true, Some(last)) = (keyed, app.dirty, last_frame) {

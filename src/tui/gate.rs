@@ -110,10 +110,9 @@ impl GateState {
                 self.typed.pop();
                 GateOutcome::Open
             }
-            KeyCode::Enter if self.typed != word => GateOutcome::Cancelled(format!(
-                "typed \"{}\", not \"{word}\"",
-                self.typed
-            )),
+            KeyCode::Enter if self.typed != word => {
+                GateOutcome::Cancelled(format!("typed \"{}\", not \"{word}\"", self.typed))
+            }
             KeyCode::Enter if !self.arming_left(now).is_zero() => GateOutcome::Open,
             KeyCode::Enter => GateOutcome::Approved(match self.kind {
                 GateKind::TypeTargetName(_) => {
@@ -152,18 +151,30 @@ mod tests {
     fn low_opens_on_enter_and_any_other_key_cancels() {
         let now = Instant::now();
         let mut gate = GateState::open(Severity::Low, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Enter), now), GateOutcome::Approved(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Enter), now),
+            GateOutcome::Approved(_)
+        ));
         let mut gate = GateState::open(Severity::Low, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Char('y')), now), GateOutcome::Cancelled(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Char('y')), now),
+            GateOutcome::Cancelled(_)
+        ));
     }
 
     #[test]
     fn medium_needs_y_and_enter_cancels() {
         let now = Instant::now();
         let mut gate = GateState::open(Severity::Medium, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Enter), now), GateOutcome::Cancelled(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Enter), now),
+            GateOutcome::Cancelled(_)
+        ));
         let mut gate = GateState::open(Severity::Medium, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Char('y')), now), GateOutcome::Approved(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Char('y')), now),
+            GateOutcome::Approved(_)
+        ));
     }
 
     #[test]
@@ -182,16 +193,25 @@ mod tests {
         typed(&mut gate, "db-max-connectionx", now);
         gate.key(press(KeyCode::Backspace), now);
         typed(&mut gate, "s", now);
-        assert!(matches!(gate.key(press(KeyCode::Enter), now), GateOutcome::Approved(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Enter), now),
+            GateOutcome::Approved(_)
+        ));
     }
 
     #[test]
     fn high_cancels_on_esc_and_on_arrows() {
         let now = Instant::now();
         let mut gate = GateState::open(Severity::High, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Esc), now), GateOutcome::Cancelled(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Esc), now),
+            GateOutcome::Cancelled(_)
+        ));
         let mut gate = GateState::open(Severity::High, "f", "t", now);
-        assert!(matches!(gate.key(press(KeyCode::Up), now), GateOutcome::Cancelled(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Up), now),
+            GateOutcome::Cancelled(_)
+        ));
     }
 
     #[test]
@@ -206,7 +226,10 @@ mod tests {
         let armed = opened + ARMING;
         assert_eq!(gate.arming_left(armed), Duration::ZERO);
         assert_eq!(gate.next_wake(armed), None);
-        assert!(matches!(gate.key(press(KeyCode::Enter), armed), GateOutcome::Approved(_)));
+        assert!(matches!(
+            gate.key(press(KeyCode::Enter), armed),
+            GateOutcome::Approved(_)
+        ));
     }
 
     #[test]

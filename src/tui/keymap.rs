@@ -146,7 +146,13 @@ const TARGETS: &[Binding] = &[
 ];
 
 const PREPARE: &[Binding] = &[
-    injects(key(K::Enter, "Enter", A::Preflight, "preflight & gate", true)),
+    injects(key(
+        K::Enter,
+        "Enter",
+        A::Preflight,
+        "preflight & gate",
+        true,
+    )),
     key(K::Char('e'), "e", A::EditParam, "edit parameter", true),
     key(K::Esc, "Esc/q", A::Back, "back", true),
     hidden(key(K::Char('q'), "q", A::Back, "back", false)),
@@ -154,8 +160,20 @@ const PREPARE: &[Binding] = &[
 
 /// The gate reads keys itself (`gate.rs`); these entries document them.
 const GATE: &[Binding] = &[
-    key(K::Enter, "y/Enter", A::Open, "inject, as the gate asks", true),
-    key(K::Esc, "Esc", A::Back, "cancel (so does any other key)", true),
+    key(
+        K::Enter,
+        "y/Enter",
+        A::Open,
+        "inject, as the gate asks",
+        true,
+    ),
+    key(
+        K::Esc,
+        "Esc",
+        A::Back,
+        "cancel (so does any other key)",
+        true,
+    ),
 ];
 
 const LIVE: &[Binding] = &[

@@ -39,7 +39,10 @@ pub enum Msg {
         dangling: Vec<Dangling>,
     },
     /// Tearing down dangling faults is done; the words say how it went.
-    DanglingTornDown { lines: Vec<String>, ok: bool },
+    DanglingTornDown {
+        lines: Vec<String>,
+        ok: bool,
+    },
     ReportWritten(Result<ReportPaths, String>),
     /// Something the operator should know went wrong; the console keeps running.
     Failed(String),

@@ -73,7 +73,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Journal { rows, dangling } => {
-            app.history = super::screens::history::HistoryState::new(rows, app.journal_path.clone());
+            app.history =
+                super::screens::history::HistoryState::new(rows, app.journal_path.clone());
             app.dangling = dangling
                 .into_iter()
                 .filter(|d| Some(&d.intent.run) != app.run_id.as_ref())
@@ -253,9 +254,15 @@ fn show(app: &mut App, screen: Screen) -> Vec<Command> {
     app.help = false;
     if app.run_active && screen != Screen::Live {
         // The run keeps going; its screen is one key away.
-        app.say("a run is in progress: its screen comes back with Esc", false);
+        app.say(
+            "a run is in progress: its screen comes back with Esc",
+            false,
+        );
     }
-    if matches!(app.screen, Screen::Catalog | Screen::Live | Screen::Prepare | Screen::Result) {
+    if matches!(
+        app.screen,
+        Screen::Catalog | Screen::Live | Screen::Prepare | Screen::Result
+    ) {
         app.previous = app.screen;
     }
     app.screen = screen;
@@ -664,7 +671,12 @@ fn set_conn(app: &mut App, bundle: &str, conn: &str) -> Vec<Command> {
 /// Marks each fault ready or unavailable (with the reason) for the current bundle's
 /// targets, what is known of their reach, and the severity policy.
 pub fn refresh_availability(app: &mut App) {
-    let targets = app.setup.bundles.get(&app.bundle).cloned().unwrap_or_default();
+    let targets = app
+        .setup
+        .bundles
+        .get(&app.bundle)
+        .cloned()
+        .unwrap_or_default();
     let reach: Vec<_> = app
         .targets
         .rows()
@@ -676,12 +688,9 @@ pub fn refresh_availability(app: &mut App) {
     for spec in &faults {
         let availability = match app.setup.policy_allows(spec) {
             Err(why) => super::screens::catalog::Availability::Unavailable(why),
-            Ok(()) => super::reachability::availability_in(
-                spec,
-                &app.setup.catalog,
-                &targets,
-                &reach,
-            ),
+            Ok(()) => {
+                super::reachability::availability_in(spec, &app.setup.catalog, &targets, &reach)
+            }
         };
         app.catalog.set_availability(&spec.id, availability);
     }

@@ -28,8 +28,14 @@ pub fn lines(mode: KeyMode, read_only: bool, theme: &Theme) -> Vec<Line<'static>
     out.push(Line::styled("typing", theme.style(Meaning::Title)));
     for (key, what) in [
         ("Ctrl-C", "tear down whatever is on, then quit"),
-        (":", "commands: catalog, targets, history, use NAME, theme NAME, halt, quit"),
-        ("/", "filter the catalog by id, name, category or severity; Esc clears"),
+        (
+            ":",
+            "commands: catalog, targets, history, use NAME, theme NAME, halt, quit",
+        ),
+        (
+            "/",
+            "filter the catalog by id, name, category or severity; Esc clears",
+        ),
     ] {
         out.push(Line::from(vec![
             Span::styled(format!("  {key:<10}"), theme.style(Meaning::HintKey)),
@@ -71,7 +77,10 @@ pub fn render(
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Meaning::BorderFocus))
-        .title(Span::styled(" help — Esc closes ", theme.style(Meaning::Title)));
+        .title(Span::styled(
+            " help — Esc closes ",
+            theme.style(Meaning::Title),
+        ));
     Paragraph::new(lines(mode, read_only, theme))
         .block(block)
         .scroll((scroll, 0))

@@ -107,8 +107,7 @@ impl PrepareState {
 
     /// Keeps the edited value.
     pub fn finish_edit(&mut self) {
-        if let (Some(area), Some(row)) = (self.editing.take(), self.params.get_mut(self.selected))
-        {
+        if let (Some(area), Some(row)) = (self.editing.take(), self.params.get_mut(self.selected)) {
             row.value = area.lines().join("").trim().to_string();
         }
     }
@@ -170,7 +169,9 @@ fn render_fault(prep: &PrepareState, theme: &Theme, area: Rect, buf: &mut Buffer
             Span::styled("ttl     ", theme.style(Meaning::Muted)),
             Span::raw(humantime::format_duration(spec.ttl.as_duration()).to_string()),
             Span::styled("   recover within ", theme.style(Meaning::Muted)),
-            Span::raw(humantime::format_duration(spec.expect.recover_within.as_duration()).to_string()),
+            Span::raw(
+                humantime::format_duration(spec.expect.recover_within.as_duration()).to_string(),
+            ),
         ]),
     ];
     if prep.params.is_empty() {
@@ -224,7 +225,11 @@ fn render_preflight(
             }
             for probe in steady {
                 let (mark, meaning, detail) = match &probe.last {
-                    Some(r) if r.up => ("✔", Meaning::ProbeUp, format!("{} ms", r.latency.as_millis())),
+                    Some(r) if r.up => (
+                        "✔",
+                        Meaning::ProbeUp,
+                        format!("{} ms", r.latency.as_millis()),
+                    ),
                     Some(r) => ("✗", Meaning::ProbeDown, r.detail.clone()),
                     None => ("…", Meaning::ProbeUnknown, "waiting".to_string()),
                 };
@@ -276,7 +281,10 @@ fn render_gate(prep: &PrepareState, now: Instant, theme: &Theme, area: Rect, buf
     let mut lines = vec![
         Line::from(vec![
             severity_span(gate.severity, theme),
-            Span::raw(format!(" gate: inject {} into {}", prep.spec.id, prep.target)),
+            Span::raw(format!(
+                " gate: inject {} into {}",
+                prep.spec.id, prep.target
+            )),
         ]),
         Line::styled(ask, theme.style(Meaning::GatePrompt)),
     ];
