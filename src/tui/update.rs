@@ -575,6 +575,8 @@ fn run_finished(app: &mut App, record: Box<crate::engine::record::RunRecord>) ->
             app.screen = Screen::Prepare;
         }
     } else {
+        let word = record.verdict.outcome.word();
+        app.say(format!("{} is over: {word}", record.fault.id), false);
         app.result = Some(ResultState {
             record,
             report: None,

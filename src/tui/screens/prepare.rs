@@ -133,8 +133,9 @@ pub fn render(
         return;
     }
     let gate_height = if prep.gate.is_some() { 6 } else { 3 };
+    let fault_height = 5 + prep.params.len().max(1) as u16;
     let [top, middle, bottom] = Layout::vertical([
-        Constraint::Min(4),
+        Constraint::Length(fault_height),
         Constraint::Min(3),
         Constraint::Length(gate_height),
     ])

@@ -1,0 +1,101 @@
+//! Takes the README's screenshots of the real console: a throwaway PostgreSQL cluster
+//! with 20 slots, a small HTTP service that needs a connection per request, the
+//! console watching both, and `db-max-connections` run through its gate.
+//!
+//! `cargo build --release && cargo run --release --example screenshots` writes
+//! `assets/catalog.png`, `assets/gate.png`, `assets/dashboard.png` and
+//! `assets/result.png` through `scripts/screenshot.sh` (tmux, DejaVu Sans Mono, Pillow).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/http_service.rs"]
+#[allow(dead_code)]
+mod http_service;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chaosdeck::lab::{PgCluster, PgClusterOptions};
+use http_service::{Health, HttpService};
+
+const STEPS: &str = "
+until faults
+wait 2
+shot assets/catalog.png
+keys Enter
+until Enter runs preflight
+keys Enter
+until Type the fault id
+type db-max-conn
+wait 0.5
+shot assets/gate.png
+type ections
+keys Enter
+until OBSERVING
+wait 20
+shot assets/dashboard.png
+keys t
+until e writes the report
+wait 1
+shot assets/result.png
+keys q q
+wait 1
+";
+
+#[tokio::main]
+async fn main() {
+    let cluster =
+        PgCluster::start(PgClusterOptions::default().setting("max_connections", "20")).unwrap();
+    let (admin, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
+        .await
+        .unwrap();
+    let app_conn = format!(
+        "host={} port={} dbname=postgres user=app password=apppass connect_timeout=2",
+        cluster.host(),
+        cluster.port()
+    );
+    let service = HttpService::start(Health::Postgres(app_conn)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"targets:
+  shop:
+    postgres: {{ conn: "{conn}" }}
+services:
+  shop:
+    probes:
+      - {{ name: app-health, http: "{url}" }}
+      - {{ name: db-query, sql: SELECT 1, postgres: shop, expect: "1" }}
+observe:
+  interval: 250ms
+  sample_interval: 250ms
+"#,
+        conn = cluster.conn_string(),
+        url = service.url()
+    );
+    std::fs::write(dir.path().join("targets.yaml"), config).unwrap();
+    let console = format!(
+        "{}/target/release/chaosdeck",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut shot = Command::new("scripts/screenshot.sh")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["assets/catalog.png", "160x45", "--", &console])
+        .arg("--config")
+        .arg(dir.path().join("targets.yaml"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("SHOT_TIMEOUT", "60")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    shot.stdin.take().unwrap().write_all(STEPS.as_bytes()).unwrap();
+    let status = tokio::task::spawn_blocking(move || shot.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "scripts/screenshot.sh failed");
+    drop(service);
+}
