@@ -149,7 +149,7 @@ fn main() {
     }
     let screen: String = buf.content.iter().map(|c| c.symbol()).collect();
     for expect in [
-        "Connections",
+        "PostgreSQL connections",
         "Memory",
         "shop-db",
         "shop-app",

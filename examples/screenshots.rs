@@ -15,7 +15,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
-use http_service::{Health, HttpService};
+use http_service::HttpService;
 
 const STEPS: &str = "
 until faults
@@ -45,20 +45,7 @@ wait 1
 async fn main() {
     let cluster =
         PgCluster::start(PgClusterOptions::default().setting("max_connections", "20")).unwrap();
-    let (admin, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    admin
-        .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
-        .await
-        .unwrap();
-    let app_conn = format!(
-        "host={} port={} dbname=postgres user=app password=apppass connect_timeout=2",
-        cluster.host(),
-        cluster.port()
-    );
-    let service = HttpService::start(Health::Postgres(app_conn)).await;
+    let service = HttpService::backed_by(&cluster).await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         r#"targets:
@@ -77,10 +64,7 @@ observe:
         url = service.url()
     );
     std::fs::write(dir.path().join("targets.yaml"), config).unwrap();
-    let console = format!(
-        "{}/target/release/chaosdeck",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let console = format!("{}/target/release/chaosdeck", env!("CARGO_MANIFEST_DIR"));
     let mut shot = Command::new("scripts/screenshot.sh")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["assets/catalog.png", "160x45", "--", &console])
@@ -94,8 +78,15 @@ observe:
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    shot.stdin.take().unwrap().write_all(STEPS.as_bytes()).unwrap();
-    let status = tokio::task::spawn_blocking(move || shot.wait()).await.unwrap().unwrap();
+    shot.stdin
+        .take()
+        .unwrap()
+        .write_all(STEPS.as_bytes())
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || shot.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "scripts/screenshot.sh failed");
     drop(service);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chaosdeck::engine::journal::{Event, Journal};
 use chaosdeck::lab::PgClusterOptions;
-use support::http_service::{Health, HttpService};
+use support::http_service::HttpService;
 use support::tmux::Tmux;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,17 +21,7 @@ async fn an_operator_passes_a_medium_and_a_high_gate_tears_down_and_quits() {
     let cluster =
         support::pg_cluster_with(PgClusterOptions::default().setting("max_connections", "20"))
             .unwrap();
-    let admin = support::pg::client(&cluster).await;
-    admin
-        .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
-        .await
-        .unwrap();
-    let app_conn = format!(
-        "host={} port={} dbname=postgres user=app password=apppass connect_timeout=2",
-        cluster.host(),
-        cluster.port()
-    );
-    let service = HttpService::start(Health::Postgres(app_conn)).await;
+    let service = HttpService::backed_by(&cluster).await;
     let state = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
     let command = format!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chaosdeck::engine::journal::Journal;
 use chaosdeck::engine::record::{Outcome, RunRecord, TimelineKind};
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
-use support::http_service::{Health, HttpService};
+use support::http_service::HttpService;
 
 const SECTIONS: [&str; 11] = [
     "## Summary",
@@ -34,17 +34,7 @@ async fn cluster_and_service() -> (PgCluster, HttpService) {
     let cluster =
         support::pg_cluster_with(PgClusterOptions::default().setting("max_connections", "20"))
             .unwrap();
-    let admin = support::pg::client(&cluster).await;
-    admin
-        .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
-        .await
-        .unwrap();
-    let app_conn = format!(
-        "host={} port={} dbname=postgres user=app password=apppass connect_timeout=2",
-        cluster.host(),
-        cluster.port()
-    );
-    let service = HttpService::start(Health::Postgres(app_conn)).await;
+    let service = HttpService::backed_by(&cluster).await;
     (cluster, service)
 }
 

@@ -17,9 +17,9 @@ use chaosdeck::tui::screens::{banner, history};
 use chaosdeck::tui::theme::{Meaning, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::Span;
-use screen_support::{draw, find, style_of, text, SIZES};
+use screen_support::{draw, drawn, find, style_of, text, SIZES};
 
 const JOURNAL: &str = "/home/op/.local/state/chaosdeck/journal.jsonl";
 
@@ -165,18 +165,7 @@ fn with_banner(dangling: &[Dangling], state: &HistoryState, w: u16, h: u16) -> B
 }
 
 fn dark(meaning: Meaning) -> Style {
-    cell(Theme::dark().style(meaning))
-}
-
-/// A style as a drawn cell reports it: colours it leaves unset read as `Reset`.
-fn cell(style: Style) -> Style {
-    Style {
-        fg: Some(style.fg.unwrap_or(Color::Reset)),
-        bg: Some(style.bg.unwrap_or(Color::Reset)),
-        underline_color: Some(style.underline_color.unwrap_or(Color::Reset)),
-        add_modifier: style.add_modifier,
-        sub_modifier: Modifier::empty(),
-    }
+    drawn(Theme::dark().style(meaning))
 }
 
 #[test]
@@ -212,11 +201,11 @@ fn typical_runs_are_listed_newest_first_with_coloured_words() {
     let selected = Theme::dark().style(Meaning::Selected);
     assert_eq!(
         style_of(&buf, "not injected"),
-        cell(selected.patch(Theme::dark().style(Meaning::Muted)))
+        drawn(selected.patch(Theme::dark().style(Meaning::Muted)))
     );
     assert_eq!(
         style_of(&buf, "aborted"),
-        cell(selected.patch(Theme::dark().style(Meaning::VerdictFail)))
+        drawn(selected.patch(Theme::dark().style(Meaning::VerdictFail)))
     );
     let screen = text(&buf);
     assert!(screen.contains("850 ms"));
@@ -242,7 +231,7 @@ fn runs_still_on_show_red_words_and_the_banner() {
     let selected = Theme::dark().style(Meaning::Selected);
     assert_eq!(
         style_of(&buf, "on   "),
-        cell(selected.patch(Theme::dark().style(Meaning::Banner)))
+        drawn(selected.patch(Theme::dark().style(Meaning::Banner)))
     );
     assert_eq!(
         style_of(&buf, "teardown failed"),

@@ -19,8 +19,8 @@ use chaosdeck::tui::screens::result::{max_scroll, render, ReportPaths, ReportSta
 use chaosdeck::tui::theme::{Meaning, Theme};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use screen_support::{draw, find, style_of, text, SIZES};
+use ratatui::style::Style;
+use screen_support::{draw, drawn, find, style_of, text, SIZES};
 
 fn step(fault: &str, action: &str, result: &str) -> TeardownStep {
     TeardownStep {
@@ -185,18 +185,7 @@ fn snapshot_both(name: &str, record: &RunRecord, report: Option<&ReportState>) {
 }
 
 fn dark(meaning: Meaning) -> Style {
-    cell(Theme::dark().style(meaning))
-}
-
-/// A style as a drawn cell reports it: colours it leaves unset read as `Reset`.
-fn cell(style: Style) -> Style {
-    Style {
-        fg: Some(style.fg.unwrap_or(Color::Reset)),
-        bg: Some(style.bg.unwrap_or(Color::Reset)),
-        underline_color: Some(style.underline_color.unwrap_or(Color::Reset)),
-        add_modifier: style.add_modifier,
-        sub_modifier: Modifier::empty(),
-    }
+    drawn(Theme::dark().style(meaning))
 }
 
 #[test]

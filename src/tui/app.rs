@@ -141,6 +141,15 @@ impl App {
         }
     }
 
+    /// The targets of the bundle runs use.
+    pub fn current_targets(&self) -> crate::driver::targets::Targets {
+        self.setup
+            .bundles
+            .get(&self.bundle)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The current bundle's target of `kind` in words (password masked).
     pub fn target_text(&self, kind: crate::catalog::TargetKind) -> String {
         self.setup

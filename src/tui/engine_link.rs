@@ -108,12 +108,7 @@ impl Link {
             self.send(Msg::RunRefused("a run is already in progress".into()));
             return;
         }
-        let targets = app
-            .setup
-            .bundles
-            .get(&app.bundle)
-            .cloned()
-            .unwrap_or_default();
+        let targets = app.current_targets();
         let resolved =
             match experiment::resolve(&app.setup.catalog, fault_id, params, targets, None) {
                 Ok(r) => r,

@@ -13,6 +13,7 @@ pub mod console;
 pub mod draw;
 pub mod engine_link;
 pub mod event_loop;
+pub(crate) mod fit;
 pub mod gate;
 pub mod history;
 pub mod keymap;

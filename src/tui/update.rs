@@ -673,12 +673,7 @@ fn set_conn(app: &mut App, bundle: &str, conn: &str) -> Vec<Command> {
 /// Marks each fault ready or unavailable (with the reason) for the current bundle's
 /// targets, what is known of their reach, and the severity policy.
 pub fn refresh_availability(app: &mut App) {
-    let targets = app
-        .setup
-        .bundles
-        .get(&app.bundle)
-        .cloned()
-        .unwrap_or_default();
+    let targets = app.current_targets();
     let reach: Vec<_> = app
         .targets
         .rows()

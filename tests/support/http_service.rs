@@ -56,6 +56,26 @@ impl HttpService {
     pub fn url(&self) -> String {
         format!("http://{}/health", self.addr)
     }
+
+    /// A service whose health needs a fresh connection to `cluster` as a
+    /// non-superuser `app` role it creates, so the superuser-reserved slots stay out
+    /// of its reach, as in production.
+    pub async fn backed_by(cluster: &chaosdeck::lab::PgCluster) -> HttpService {
+        let (admin, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        admin
+            .batch_execute("CREATE ROLE app LOGIN PASSWORD 'apppass'")
+            .await
+            .unwrap();
+        let app_conn = format!(
+            "host={} port={} dbname=postgres user=app password=apppass connect_timeout=2",
+            cluster.host(),
+            cluster.port()
+        );
+        HttpService::start(Health::Postgres(app_conn)).await
+    }
 }
 
 impl Drop for HttpService {

@@ -4,8 +4,8 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::fit::{cut, width};
 use crate::engine::journal::Dangling;
+use crate::tui::fit::{cut, width};
 use crate::tui::theme::{Meaning, Theme};
 
 /// The key that tears dangling faults down, as the banner names it.

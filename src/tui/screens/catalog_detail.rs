@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::catalog::{Availability, CatalogState};
-use super::fit::cut;
 use super::severity_meaning;
 use super::text_fit::wrap_lines;
 use crate::catalog::FaultSpec;
+use crate::tui::fit::cut;
 use crate::tui::theme::{Meaning, Theme};
 
 /// The width of the labels in front of values: "unavailable" and a space.

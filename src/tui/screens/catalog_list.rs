@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::catalog::{category_title, CatalogState};
-use super::fit::{cut, width};
 use super::severity_meaning;
 use super::text_fit::pad_to;
 use crate::catalog::Category;
+use crate::tui::fit::{cut, width};
 use crate::tui::theme::{Meaning, Theme};
 
 /// The width of the severity column: "critical".

@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::fit::{cut, cut_line, ms};
+use crate::tui::fit::{cut, cut_line, ms};
 use crate::tui::history::{HistoryRow, RunStatus};
 use crate::tui::theme::{Meaning, Theme};
 

@@ -7,7 +7,6 @@ pub mod catalog_detail;
 pub mod catalog_list;
 mod conn_mask;
 pub mod dashboard;
-mod fit;
 pub mod help;
 pub mod history;
 pub mod prepare;

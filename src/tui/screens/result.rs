@@ -10,9 +10,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
-use super::fit::{cut_line, ms, width, wrap};
 use super::severity_span;
 use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord, TeardownStep};
+use crate::tui::fit::{cut_line, ms, width, wrap};
 use crate::tui::history::mask_secrets;
 use crate::tui::theme::{Meaning, Theme};
 

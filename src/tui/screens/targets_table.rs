@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::conn_mask::masked_for_display;
-use super::fit::{cut, width};
 use super::targets::{Reach, TargetRow, TargetsState};
 use super::text_fit::{pad_to, wrap_lines};
+use crate::tui::fit::{cut, width};
 use crate::tui::theme::{Meaning, Theme};
 
 /// "postgres", the longest part word.

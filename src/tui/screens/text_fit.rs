@@ -2,7 +2,7 @@
 //! wrapping that keeps the lines and indentation of runbooks (`fit` cuts and
 //! measures).
 
-use super::fit::{cut, width};
+use crate::tui::fit::{cut, width};
 
 /// The columns one character takes on a terminal.
 fn char_width(c: char) -> usize {

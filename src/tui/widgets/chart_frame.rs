@@ -143,7 +143,8 @@ pub fn thin(points: &[(f64, f64)], window: ChartWindow, columns: usize) -> Vec<(
     let span = (window.to - window.from).max(f64::EPSILON);
     let bucket_of = |t: f64| (((t - window.from) / span) * columns as f64).floor() as i64;
     let mut out = Vec::with_capacity(columns * 2 + 2);
-    let mut current: Option<(i64, (f64, f64), (f64, f64))> = None;
+    // The column being filled, with its lowest and highest point.
+    let mut current: Option<(i64, Point, Point)> = None;
     for &p in visible {
         let bucket = bucket_of(p.0);
         current = match current {
@@ -165,7 +166,10 @@ pub fn thin(points: &[(f64, f64)], window: ChartWindow, columns: usize) -> Vec<(
     out
 }
 
-fn push_pair(out: &mut Vec<(f64, f64)>, lo: (f64, f64), hi: (f64, f64)) {
+/// One reading: seconds since the run started, value.
+type Point = (f64, f64);
+
+fn push_pair(out: &mut Vec<Point>, lo: Point, hi: Point) {
     if lo == hi {
         out.push(lo);
     } else if lo.0 <= hi.0 {

@@ -35,7 +35,7 @@ impl<'a> ConnectionsSeries<'a> {
     }
 }
 
-fn points<'a>(series: Option<&'a SeriesBuffer>) -> &'a [(f64, f64)] {
+fn points(series: Option<&SeriesBuffer>) -> &[(f64, f64)] {
     series.map_or(&[], SeriesBuffer::points)
 }
 

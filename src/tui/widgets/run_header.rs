@@ -8,9 +8,9 @@ use ratatui::text::Span;
 use tokio::time::Instant;
 
 use super::text;
-use crate::catalog::Severity;
 use crate::engine::record::Outcome;
 use crate::tui::live::LiveState;
+use crate::tui::screens::severity_meaning;
 use crate::tui::theme::{Meaning, Theme};
 
 /// Lines the header takes.
@@ -127,14 +127,4 @@ fn state_word(live: &LiveState) -> (String, Meaning) {
         Meaning::StateSafe
     };
     (live.phase.as_str().to_uppercase(), meaning)
-}
-
-/// The theme meaning of a severity.
-pub fn severity_meaning(severity: Severity) -> Meaning {
-    match severity {
-        Severity::Low => Meaning::SeverityLow,
-        Severity::Medium => Meaning::SeverityMedium,
-        Severity::High => Meaning::SeverityHigh,
-        Severity::Critical => Meaning::SeverityCritical,
-    }
 }

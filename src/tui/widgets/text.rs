@@ -1,39 +1,11 @@
-//! Small text helpers the dashboard widgets share: cutting text to a width with an
-//! ellipsis, and the clock formats of the header and the timeline.
+//! Small text helpers the dashboard widgets share: writing text cut to a width, and
+//! the clock formats of the header and the timeline.
 
 use std::time::Duration;
 
+use crate::tui::fit::cut;
 use ratatui::buffer::Buffer;
 use ratatui::style::Style;
-use ratatui::text::Span;
-
-/// The display width of `text` in cells.
-pub fn width(text: &str) -> usize {
-    Span::raw(text).width()
-}
-
-/// `text` cut to at most `max` cells, ending in `…` when something was cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if width(text) <= max {
-        return text.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    let mut tmp = [0u8; 4];
-    for c in text.chars() {
-        let w = Span::raw(&*c.encode_utf8(&mut tmp)).width();
-        if used + w > max - 1 {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
-}
 
 /// Writes `text` at (`x`, `y`) cut to `max` cells; returns the cells used. Control
 /// characters (a newline in a probe's detail) become spaces so nothing wraps.
@@ -47,7 +19,7 @@ pub fn put(buf: &mut Buffer, x: u16, y: u16, text: &str, max: u16, style: Style)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let clipped = clip(&flat, usize::from(max));
+    let clipped = cut(&flat, usize::from(max));
     let (end, _) = buf.set_stringn(x, y, &clipped, usize::from(max), style);
     end.saturating_sub(x)
 }
@@ -83,14 +55,6 @@ pub fn ago(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clip_cuts_with_an_ellipsis_only_when_needed() {
-        assert_eq!(clip("abcdef", 6), "abcdef");
-        assert_eq!(clip("abcdef", 4), "abc…");
-        assert_eq!(clip("abcdef", 0), "");
-        assert_eq!(clip("日本語", 4), "日…");
-    }
 
     #[test]
     fn clocks_read_as_an_operator_expects() {

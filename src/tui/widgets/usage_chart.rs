@@ -6,7 +6,6 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::chart_frame::{self, ChartWindow, Trace, ValueAxis};
-use super::text;
 use crate::tui::live::SeriesBuffer;
 use crate::tui::theme::{Meaning, Theme};
 
@@ -62,7 +61,7 @@ pub fn render(
     let mut spans = Vec::new();
     if room >= 6 || lines.len() < 2 {
         spans.push(Span::styled(
-            format!(" {} ", text::clip(title, room.max(6))),
+            format!(" {} ", crate::tui::fit::cut(title, room.max(6))),
             theme.style(Meaning::Title),
         ));
     }
