@@ -196,9 +196,9 @@ fn assert_handed_back(tmux: &Tmux, state: &std::path::Path) {
 }
 
 #[test]
-fn sigterm_and_ctrl_c_tear_the_fault_down_before_the_terminal_is_handed_back() {
+fn sigterm_ctrl_c_and_a_crash_leave_no_fault_on_and_the_terminal_normal() {
     let cluster = support::pg_cluster().unwrap();
-    for how in ["SIGTERM", "Ctrl-C"] {
+    for how in ["SIGTERM", "Ctrl-C", "crash"] {
         let state = tempfile::tempdir().unwrap();
         let tmux = console_with_a_fault_on(&cluster, state.path());
         assert_eq!(locks_held(&cluster), 1, "{how}: the fault is on");
@@ -220,7 +220,15 @@ fn sigterm_and_ctrl_c_tear_the_fault_down_before_the_terminal_is_handed_back() {
                     .unwrap();
                 assert!(status.success());
             }
-            _ => tmux.keys(&["C-c"]),
+            "Ctrl-C" => tmux.keys(&["C-c"]),
+            _ => {
+                tmux.keys(&[":"]);
+                tmux.type_text("crash-test");
+                tmux.keys(&["Enter"]);
+                let screen = tmux.wait_for("EXITED", WAIT);
+                assert!(screen.contains("the console crashed"), "{screen}");
+                assert!(screen.contains("EXITED 1"), "a crash is not a pass:\n{screen}");
+            }
         }
         assert_handed_back(&tmux, state.path());
         assert_eq!(

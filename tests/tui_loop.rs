@@ -96,7 +96,7 @@ fn start() -> Console {
         frames: frames.clone(),
     };
     let (tx, mut rx) = mpsc::channel(1024);
-    let mut link = Link::new(journal, tx.clone());
+    let mut link = Link::new(journal, tx.clone(), Default::default());
     let done = tokio::spawn(async move {
         let mut terminal = Terminal::new(backend).unwrap();
         event_loop::run(&mut terminal, &mut app, &mut link, &mut rx)

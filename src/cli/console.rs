@@ -3,6 +3,7 @@
 //! terminal is taken over.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use super::args::ConsoleArgs;
@@ -11,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::config::parse_probe_flag;
 use crate::engine::journal::{default_state_dir, Journal};
 use crate::tui::console::{Options, FLAGS_BUNDLE};
-use crate::tui::engine_link::Setup;
+use crate::tui::engine_link::{Setup, StartedRuns};
 use crate::tui::theme::Theme;
 
 pub fn run(
@@ -44,11 +45,51 @@ pub fn run(
             return Status::InputError;
         }
     };
-    match runtime.block_on(crate::tui::console::run(setup, options, journal)) {
-        Ok(()) => Status::Pass,
-        Err(e) => {
+    let started = StartedRuns::default();
+    let console = crate::tui::console::run(setup, options, journal.clone(), started.clone());
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(console)));
+    // Dropping the runtime ends the engine's tasks; session-bound faults end with
+    // their sessions, persistent ones are undone below.
+    drop(runtime);
+    match outcome {
+        Ok(Ok(())) => Status::Pass,
+        Ok(Err(e)) => {
             eprintln!("the console stopped: {e}");
             Status::InputError
+        }
+        Err(_) => undo_after_crash(&journal, &started),
+    }
+}
+
+/// After a panic (the panic hook has given the terminal back): undo from the journal
+/// what the runs of this console left on, and say how it went.
+fn undo_after_crash(journal: &Journal, started: &StartedRuns) -> Status {
+    eprintln!("chaosdeck: the console crashed; undoing what its runs left on");
+    let runs = started.lock().map(|r| r.clone()).unwrap_or_default();
+    let Ok(runtime) = crate::engine::runner::engine_runtime() else {
+        eprintln!("cannot start the async runtime; run `chaosdeck teardown --dangling`");
+        return Status::TeardownFailed;
+    };
+    let mut all_verified = true;
+    for (run, targets) in runs {
+        match runtime.block_on(crate::engine::recover::undo_run(journal, &run, &targets)) {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    all_verified &= o.verified();
+                    eprintln!("  {run}: {} {}: {}", o.fault, o.kind, o.describe());
+                }
+            }
+            Err(e) => {
+                all_verified = false;
+                eprintln!("  {run}: {e}");
+            }
+        }
+    }
+    match all_verified {
+        true => Status::VerdictFailed,
+        false => {
+            eprintln!("something is still on; `chaosdeck teardown --dangling` retries");
+            Status::TeardownFailed
         }
     }
 }

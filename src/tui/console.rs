@@ -83,10 +83,15 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
 
 /// Runs the console on this terminal until the operator quits. Returns once the
 /// terminal is given back; a run in progress is torn down first.
-pub async fn run(setup: Setup, options: Options, journal: Journal) -> io::Result<()> {
+pub async fn run(
+    setup: Setup,
+    options: Options,
+    journal: Journal,
+    started: super::engine_link::StartedRuns,
+) -> io::Result<()> {
     let mut app = initial_app(setup, options, journal.path().to_path_buf());
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let mut link = Link::new(journal, tx.clone());
+    let mut link = Link::new(journal, tx.clone(), started);
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
     app.area = ratatui::layout::Rect::new(0, 0, size.width, size.height);

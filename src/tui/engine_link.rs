@@ -68,19 +68,25 @@ struct RunHandle {
     cmds: mpsc::Sender<EngineCmd>,
 }
 
+/// The runs this console started, with their targets, so that after a crash what
+/// they left on can be undone from the journal.
+pub type StartedRuns = std::sync::Arc<std::sync::Mutex<Vec<(String, Targets)>>>;
+
 /// Carries out commands; owns the engine's command channel while a run lasts.
 pub struct Link {
     journal: Journal,
     msgs: mpsc::Sender<Msg>,
     run: Option<RunHandle>,
+    started: StartedRuns,
 }
 
 impl Link {
-    pub fn new(journal: Journal, msgs: mpsc::Sender<Msg>) -> Link {
+    pub fn new(journal: Journal, msgs: mpsc::Sender<Msg>, started: StartedRuns) -> Link {
         Link {
             journal,
             msgs,
             run: None,
+            started,
         }
     }
 
@@ -146,6 +152,9 @@ impl Link {
         };
         let run_id = exp.run_id.clone();
         let undo_targets = exp.targets.clone();
+        if let Ok(mut started) = self.started.lock() {
+            started.push((run_id.clone(), undo_targets.clone()));
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(16);
         let (event_tx, mut event_rx) = mpsc::channel(512);
         self.run = Some(RunHandle { cmds: cmd_tx });

@@ -414,6 +414,8 @@ fn command_line(app: &mut App, text: &str) -> Vec<Command> {
         "history" | "h" => act(app, Action::ShowHistory),
         "help" => act(app, Action::Help),
         "halt" => halt_all(app),
+        // Proves the crash path (terminal handed back, faults undone); not in the help.
+        "crash-test" => panic!("crash test asked for with :crash-test"),
         "use" => match words.next() {
             Some(bundle) => use_bundle(app, bundle),
             None => {
