@@ -31,9 +31,13 @@ use screen_support::{drawn, style_of, text, SIZES};
 const CONN: &str = "host=127.0.0.1 port=5432 dbname=shop user=postgres password=s3cret";
 
 fn app_with(read_only: bool) -> App {
+    app_on(CONN, read_only)
+}
+
+fn app_on(conn: &str, read_only: bool) -> App {
     let targets = Targets {
         postgres: Some(PgTarget {
-            conn: PgConnSpec::parse(CONN).unwrap(),
+            conn: PgConnSpec::parse(conn).unwrap(),
             data_dir: None,
             bin_dir: None,
         }),
@@ -43,7 +47,7 @@ fn app_with(read_only: bool) -> App {
         catalog: Catalog::builtin().unwrap(),
         config: None,
         bundles: BTreeMap::from([(FLAGS_BUNDLE.to_string(), targets)]),
-        typed_conns: BTreeMap::from([(FLAGS_BUNDLE.to_string(), CONN.to_string())]),
+        typed_conns: BTreeMap::from([(FLAGS_BUNDLE.to_string(), conn.to_string())]),
         one_off_probes: vec![],
         max_severity: None,
         state_dir: "/nonexistent/state".into(),
@@ -93,7 +97,7 @@ fn open_gate(app: &mut App, id: &str) {
             guard: false,
         }],
         ttl: Duration::from_secs(300),
-        target: "host=127.0.0.1 port=5432 dbname=shop user=postgres password=***".into(),
+        target: app.prepare.as_ref().unwrap().target.clone(),
         target_name: "shop".into(),
     };
     update(app, Msg::RunStarted(Box::new(start)));
@@ -272,6 +276,76 @@ fn snapshots_of_prepare_gates_and_help() {
     key(&mut app, KeyCode::Char('?'));
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("app_help_{w}x{h}"), text(&screen(&app, w, h)));
+    }
+}
+
+#[test]
+fn snapshots_of_a_stopped_preflight_and_of_long_names() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    open_gate(&mut app, "db-max-connections");
+    let record = chaosdeck::engine::record::RunRecord {
+        approvals: vec![],
+        ..aborted_record("preflight: steady state did not hold within 10s: app (status 503)")
+    };
+    update(&mut app, Msg::Engine(EngineEvent::Finished(Box::new(record))));
+    assert_eq!(app.screen, Screen::Prepare, "nothing was injected: back to prepare");
+    for (w, h) in SIZES {
+        let shown = text(&screen(&app, w, h));
+        assert!(shown.contains("stopped: preflight"), "{shown}");
+        insta::assert_snapshot!(format!("app_prepare_stopped_{w}x{h}"), shown);
+    }
+    let long = "host=db-primary-eu-west-1-very-long-hostname.internal.example.com port=5432 dbname=orders_with_a_very_long_database_name user=postgres password=s3cret";
+    let mut app = app_on(long, false);
+    prepare(&mut app, "db-max-connections");
+    open_gate(&mut app, "db-max-connections");
+    for (w, h) in SIZES {
+        let shown = text(&screen(&app, w, h));
+        assert!(!shown.contains("s3cret"));
+        for line in shown.lines() {
+            assert!(line.chars().count() <= w as usize, "a line runs past the edge: {line}");
+        }
+        insta::assert_snapshot!(format!("app_gate_long_names_{w}x{h}"), shown);
+    }
+}
+
+/// The record of a run that stopped before its gate.
+fn aborted_record(reason: &str) -> chaosdeck::engine::record::RunRecord {
+    use chaosdeck::engine::record::*;
+    RunRecord {
+        run_id: "r-1".into(),
+        fault: FaultSummary {
+            id: "db-max-connections".into(),
+            name: "Max connections exhausted".into(),
+            category: chaosdeck::catalog::Category::Database,
+            severity: chaosdeck::catalog::Severity::High,
+            expect_impact: vec![],
+            recover_within_ms: 30_000,
+            self_healing: false,
+        },
+        target: "postgres host=127.0.0.1 password=***".into(),
+        params: BTreeMap::new(),
+        started_at: "2026-11-23T16:00:00Z".into(),
+        approvals: vec![],
+        timeline: vec![],
+        series: vec![],
+        probes: vec![],
+        timings: Timings {
+            time_to_impact_ms: None,
+            teardown_ms: None,
+            time_to_recover_ms: None,
+            recovery_from: RecoveryAnchor::TeardownDone,
+            restarts: BTreeMap::new(),
+        },
+        teardown: vec![],
+        verdict: Verdict {
+            outcome: Outcome::Aborted,
+            ended_by: "preflight".into(),
+            impact_seen: None,
+            recovered_in_time: false,
+            reasons: vec![reason.into()],
+        },
+        notes: vec![],
     }
 }
 
