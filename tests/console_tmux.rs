@@ -227,7 +227,10 @@ fn sigterm_ctrl_c_and_a_crash_leave_no_fault_on_and_the_terminal_normal() {
                 tmux.keys(&["Enter"]);
                 let screen = tmux.wait_for("EXITED", WAIT);
                 assert!(screen.contains("the console crashed"), "{screen}");
-                assert!(screen.contains("EXITED 1"), "a crash is not a pass:\n{screen}");
+                assert!(
+                    screen.contains("EXITED 1"),
+                    "a crash is not a pass:\n{screen}"
+                );
             }
         }
         assert_handed_back(&tmux, state.path());

@@ -288,8 +288,15 @@ fn snapshots_of_a_stopped_preflight_and_of_long_names() {
         approvals: vec![],
         ..aborted_record("preflight: steady state did not hold within 10s: app (status 503)")
     };
-    update(&mut app, Msg::Engine(EngineEvent::Finished(Box::new(record))));
-    assert_eq!(app.screen, Screen::Prepare, "nothing was injected: back to prepare");
+    update(
+        &mut app,
+        Msg::Engine(EngineEvent::Finished(Box::new(record))),
+    );
+    assert_eq!(
+        app.screen,
+        Screen::Prepare,
+        "nothing was injected: back to prepare"
+    );
     for (w, h) in SIZES {
         let shown = text(&screen(&app, w, h));
         assert!(shown.contains("stopped: preflight"), "{shown}");
@@ -303,7 +310,10 @@ fn snapshots_of_a_stopped_preflight_and_of_long_names() {
         let shown = text(&screen(&app, w, h));
         assert!(!shown.contains("s3cret"));
         for line in shown.lines() {
-            assert!(line.chars().count() <= w as usize, "a line runs past the edge: {line}");
+            assert!(
+                line.chars().count() <= w as usize,
+                "a line runs past the edge: {line}"
+            );
         }
         insta::assert_snapshot!(format!("app_gate_long_names_{w}x{h}"), shown);
     }

@@ -8,12 +8,7 @@ use crate::catalog::{Category, Severity};
 
 /// A terminal console for operator-driven chaos experiments.
 #[derive(Debug, Parser)]
-#[command(
-    name = "chaosdeck",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "chaosdeck", version, about)]
 pub struct Cli {
     /// A folder of fault YAML files to add to the built-in catalog (repeatable).
     #[arg(long = "catalog", value_name = "DIR", global = true)]
@@ -82,6 +77,30 @@ pub enum Command {
     /// A host stressor child process; chaosdeck starts it itself.
     #[command(name = "__stress", hide = true)]
     Stress(crate::driver::host::StressArgs),
+}
+
+impl ConsoleArgs {
+    /// The first console flag given, for the error when one comes with a subcommand.
+    pub fn first_given(&self) -> Option<&'static str> {
+        let t = &self.targets;
+        [
+            (self.target.is_some(), "--target"),
+            (!self.probes.is_empty(), "--probe"),
+            (self.read_only, "--read-only"),
+            (self.theme.is_some(), "--theme"),
+            (self.max_severity.is_some(), "--max-severity"),
+            (self.report_dir.is_some(), "--report-dir"),
+            (t.conn.is_some(), "--conn"),
+            (t.pg_data_dir.is_some(), "--pg-data-dir"),
+            (t.container.is_some(), "--container"),
+            (t.process.is_some(), "--process"),
+            (t.pid.is_some(), "--pid"),
+            (t.listening_port.is_some(), "--listening-port"),
+            (t.proxy.is_some(), "--proxy"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 #[derive(Debug, Args)]

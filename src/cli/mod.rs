@@ -43,6 +43,10 @@ impl From<Status> for ExitCode {
 
 /// Runs one headless subcommand.
 pub fn run(cli: Cli) -> Status {
+    if let (Some(_), Some(flag)) = (&cli.command, cli.console.first_given()) {
+        eprintln!("{flag} before a subcommand belongs to the console (chaosdeck with no subcommand); a subcommand that takes it wants it after its name");
+        return Status::InputError;
+    }
     let Some(command) = cli.command else {
         return console::run(
             &cli.console,
