@@ -77,6 +77,12 @@ pub enum Command {
     /// A host stressor child process; chaosdeck starts it itself.
     #[command(name = "__stress", hide = true)]
     Stress(crate::driver::host::StressArgs),
+    /// The lab's demo service; the lab starts it under its supervisor.
+    #[command(name = "__demo-service", hide = true)]
+    DemoService(crate::lab::demo_service::DemoServiceArgs),
+    /// The lab's load generator; the lab starts it.
+    #[command(name = "__load", hide = true)]
+    Load(crate::lab::load_gen::LoadArgs),
 }
 
 impl ConsoleArgs {

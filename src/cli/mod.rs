@@ -93,10 +93,17 @@ pub fn run(cli: Cli) -> Status {
             &args,
         ),
         Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
-        Command::Stress(args) => match crate::driver::host::run_stressor(args) {
-            code if code == ExitCode::SUCCESS => Status::Pass,
-            _ => Status::VerdictFailed,
-        },
+        Command::DemoService(args) => exit_status(crate::lab::demo_service::run(&args)),
+        Command::Load(args) => exit_status(crate::lab::load_gen::run(&args)),
+        Command::Stress(args) => exit_status(crate::driver::host::run_stressor(args)),
+    }
+}
+
+/// A hidden child process's exit code as a status: success passes, anything else fails.
+fn exit_status(code: ExitCode) -> Status {
+    match code == ExitCode::SUCCESS {
+        true => Status::Pass,
+        false => Status::VerdictFailed,
     }
 }
 

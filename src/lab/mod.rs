@@ -3,7 +3,9 @@
 //! image built offline. Integration tests use the same parts.
 
 pub mod busybox_image;
+pub mod demo_service;
 pub mod error;
+pub mod load_gen;
 pub mod pg_cluster;
 mod pg_host;
 
