@@ -87,6 +87,8 @@ pub enum Command {
 
 impl ConsoleArgs {
     /// The first console flag given, for the error when one comes with a subcommand.
+    /// `--conn` is left out: it also comes from `CHAOSDECK_CONN`, which every
+    /// subcommand may inherit (the holder process gets its password that way).
     pub fn first_given(&self) -> Option<&'static str> {
         let t = &self.targets;
         [
@@ -96,7 +98,6 @@ impl ConsoleArgs {
             (self.theme.is_some(), "--theme"),
             (self.max_severity.is_some(), "--max-severity"),
             (self.report_dir.is_some(), "--report-dir"),
-            (t.conn.is_some(), "--conn"),
             (t.pg_data_dir.is_some(), "--pg-data-dir"),
             (t.container.is_some(), "--container"),
             (t.process.is_some(), "--process"),
