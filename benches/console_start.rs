@@ -44,6 +44,7 @@ fn in_process() -> Duration {
         read_only: false,
         theme: Theme::dark(),
         bundle: FLAGS_BUNDLE.into(),
+        notices: vec![],
     };
     let app = initial_app(setup, options, "/tmp/journal".into());
     let area = Rect::new(0, 0, 200, 50);

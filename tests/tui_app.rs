@@ -57,6 +57,7 @@ fn app_on(conn: &str, read_only: bool) -> App {
         read_only,
         theme: Theme::dark(),
         bundle: FLAGS_BUNDLE.into(),
+        notices: vec![],
     };
     let mut app = initial_app(setup, options, "/nonexistent/state/journal.jsonl".into());
     app.area = ratatui::layout::Rect::new(0, 0, 160, 48);

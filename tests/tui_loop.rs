@@ -87,6 +87,7 @@ fn start() -> Console {
         read_only: false,
         theme: Theme::dark(),
         bundle: FLAGS_BUNDLE.into(),
+        notices: vec![],
     };
     let journal = Journal::open(state.path()).unwrap();
     let mut app = initial_app(setup, options, journal.path().to_path_buf());

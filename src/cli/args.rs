@@ -71,6 +71,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run a game-day plan: several experiments in order, with a scorecard.
     Gameday(GamedayArgs),
+    /// The lab: a small live system on this machine to break and watch recover.
+    Lab(LabArgs),
     /// The process that holds an injected fault; `inject` starts it itself.
     #[command(name = "__hold", hide = true)]
     Hold(HoldArgs),
@@ -86,6 +88,17 @@ pub enum Command {
 }
 
 impl ConsoleArgs {
+    /// Whether any quick target flag was given (then the console does not start the lab).
+    pub fn targets_given(&self) -> bool {
+        let t = &self.targets;
+        t.conn.is_some()
+            || t.container.is_some()
+            || t.process.is_some()
+            || t.pid.is_some()
+            || t.listening_port.is_some()
+            || t.proxy.is_some()
+    }
+
     /// The first console flag given, for the error when one comes with a subcommand.
     /// `--conn` is left out: it also comes from `CHAOSDECK_CONN`, which every
     /// subcommand may inherit (the holder process gets its password that way).
@@ -108,6 +121,22 @@ impl ConsoleArgs {
         .into_iter()
         .find_map(|(given, flag)| given.then_some(flag))
     }
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub action: LabAction,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum LabAction {
+    /// Start the lab and keep it up until Ctrl-C.
+    Up,
+    /// Take the lab down, also after a crash (from the lab record).
+    Down,
+    /// Say whether a lab is up and what it made.
+    Status,
 }
 
 #[derive(Debug, Args)]

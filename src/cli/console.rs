@@ -23,21 +23,6 @@ pub fn run(
 ) -> Status {
     let state_dir = state_dir.cloned().unwrap_or_else(default_state_dir);
     let _log = super::logging::to_file(&state_dir);
-    let prepared = prepare(args, catalog_dirs, &state_dir, config);
-    let (setup, options) = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            return Status::InputError;
-        }
-    };
-    let journal = match Journal::open(&state_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("{e}");
-            return Status::InputError;
-        }
-    };
     let runtime = match crate::engine::runner::engine_runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -45,19 +30,90 @@ pub fn run(
             return Status::InputError;
         }
     };
+    // With nothing to point at, the console opens on the lab.
+    let lab = match config.is_none() && !args.targets_given() {
+        true => start_lab(&runtime, &state_dir),
+        false => None,
+    };
+    let config = lab
+        .as_ref()
+        .map(|l| l.config_path.clone())
+        .or(config.cloned());
+    let opened = prepare(args, catalog_dirs, &state_dir, config.as_ref()).and_then(|p| {
+        Journal::open(&state_dir)
+            .map(|j| (p, j))
+            .map_err(|e| e.to_string())
+    });
+    let ((setup, mut options), journal) = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!("{e}");
+            if let Some(lab) = lab {
+                runtime.block_on(lab.down());
+            }
+            return Status::InputError;
+        }
+    };
+    if let Some(lab) = &lab {
+        options.notices = lab.missing.clone();
+    }
     let started = StartedRuns::default();
     let console = crate::tui::console::run(setup, options, journal.clone(), started.clone());
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(console)));
-    // Dropping the runtime ends the engine's tasks; session-bound faults end with
-    // their sessions, persistent ones are undone below.
-    drop(runtime);
     match outcome {
-        Ok(Ok(())) => Status::Pass,
-        Ok(Err(e)) => {
-            eprintln!("the console stopped: {e}");
-            Status::InputError
+        Ok(result) => {
+            if let Some(lab) = lab {
+                eprintln!("Taking the lab down…");
+                runtime.block_on(lab.down());
+            }
+            match result {
+                Ok(()) => Status::Pass,
+                Err(e) => {
+                    eprintln!("the console stopped: {e}");
+                    Status::InputError
+                }
+            }
         }
-        Err(_) => undo_after_crash(&journal, &started),
+        Err(_) => {
+            // Dropping the runtime ends the engine's tasks (session-bound faults end
+            // with their sessions) and the lab's children; the rest is undone below.
+            let record = lab.as_ref().map(|l| l.record.clone());
+            drop(lab);
+            drop(runtime);
+            let status = undo_after_crash(&journal, &started);
+            if let Some(record) = record {
+                remove_lab_after_crash(&state_dir, &record);
+            }
+            status
+        }
+    }
+}
+
+/// Starts the lab; when it cannot start, says why and opens the console without it.
+fn start_lab(
+    runtime: &tokio::runtime::Runtime,
+    state_dir: &std::path::Path,
+) -> Option<crate::lab::up::Lab> {
+    let exe = std::env::current_exe().ok()?;
+    eprintln!(
+        "Starting the lab (a throwaway PostgreSQL cluster, a demo service, demo containers)…"
+    );
+    match runtime.block_on(crate::lab::up::Lab::up(state_dir, &exe)) {
+        Ok(lab) => Some(lab),
+        Err(e) => {
+            eprintln!("the lab did not start: {e}");
+            None
+        }
+    }
+}
+
+fn remove_lab_after_crash(state_dir: &std::path::Path, record: &crate::lab::record::LabRecord) {
+    let Ok(runtime) = crate::engine::runner::engine_runtime() else {
+        eprintln!("cannot start the async runtime; run `chaosdeck lab down`");
+        return;
+    };
+    for line in runtime.block_on(crate::lab::teardown::remove_leftovers(state_dir, record)) {
+        eprintln!("  lab: {line}");
     }
 }
 
@@ -174,6 +230,7 @@ fn prepare(
         read_only: args.read_only,
         theme,
         bundle,
+        notices: Vec::new(),
     };
     Ok((setup, options))
 }

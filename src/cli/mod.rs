@@ -8,6 +8,7 @@ mod execute;
 mod gameday;
 mod hold;
 mod inject;
+mod lab;
 mod list;
 pub mod logging;
 mod run;
@@ -61,7 +62,8 @@ pub fn run(cli: Cli) -> Status {
         | Command::Teardown(_)
         | Command::Hold(_)
         | Command::Run(_)
-        | Command::Gameday(_) => {
+        | Command::Gameday(_)
+        | Command::Lab(_) => {
             let dir = cli
                 .state_dir
                 .clone()
@@ -93,6 +95,12 @@ pub fn run(cli: Cli) -> Status {
             &args,
         ),
         Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Lab(args) => lab::run(
+            &cli.state_dir
+                .clone()
+                .unwrap_or_else(crate::engine::journal::default_state_dir),
+            &args,
+        ),
         Command::DemoService(args) => exit_status(crate::lab::demo_service::run(&args)),
         Command::Load(args) => exit_status(crate::lab::load_gen::run(&args)),
         Command::Stress(args) => exit_status(crate::driver::host::run_stressor(args)),

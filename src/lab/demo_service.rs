@@ -1,11 +1,261 @@
-//! The lab's demo service (`chaosdeck __demo-service`): filled by the lab issue.
+//! The lab's demo service (`chaosdeck __demo-service --listen ADDR --db CONN`): a small
+//! HTTP API backed by PostgreSQL (through the fault proxy in the lab), so faults show
+//! up as an application would feel them.
+//!
+//! - `GET /health`: 200 `ok` when a fresh connection answers `SELECT 1` within 2 s,
+//!   else 503 with a one-line reason (`database: connection refused`, `database:
+//!   timeout`, `database: too many clients`, …);
+//! - `GET /orders`: 200 with `{"count":N,"last":[…5 newest…]}`; `POST /orders` inserts
+//!   a row (the body, if any, names the item) and answers 201 with it; 503 with the
+//!   reason when the database fails.
+//!
+//! The service is deliberately pool-less: every request opens its own connection
+//! (`connect_timeout` 2 s), so a connection fault shows at once rather than after a
+//! pool drains. Every request is answered within about 3 s; nothing hangs. The table
+//! `orders` is created at start (and again if it vanishes); while the database is down,
+//! creation is retried every 500 ms and requests get 503s.
+//!
+//! Stdout carries exactly one line, `listening on ADDR`, once the socket is bound. Errors
+//! go to stderr, once per change of reason. The service dies with its parent
+//! (PR_SET_PDEATHSIG = SIGKILL) and ends cleanly on SIGTERM or SIGINT. The password in
+//! `--db` is never printed; pass the string in `CHAOSDECK_LAB_DB` to keep it out of `ps`.
 
-/// How the demo service is started.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoServiceArgs {}
+use std::ffi::OsString;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Runs the demo service until it is stopped.
-pub fn run(_args: &DemoServiceArgs) -> std::process::ExitCode {
-    eprintln!("the demo service is not built yet");
-    std::process::ExitCode::FAILURE
+use nix::sys::signal::Signal;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Semaphore;
+
+use super::demo_db::Database;
+use super::demo_http::{self, Reply, Request};
+
+/// Requests handled at once; more get 503 `service: busy` at once.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// `chaosdeck __demo-service --listen ADDR --db CONN [--parent PID]` (hidden; the lab
+/// starts it).
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct DemoServiceArgs {
+    /// Where to listen, e.g. 127.0.0.1:8080 (port 0 takes a free one; the line
+    /// `listening on ADDR` names it).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The database as a libpq string or postgres:// URL (in the lab: the fault proxy
+    /// in front of PostgreSQL).
+    #[arg(
+        long,
+        value_name = "CONN",
+        env = "CHAOSDECK_LAB_DB",
+        hide_env_values = true
+    )]
+    pub db: String,
+    /// The pid of the chaosdeck that started it; exit at once if it is already gone.
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u32>,
+}
+
+impl DemoServiceArgs {
+    /// The command-line words after `__demo-service`, without `--db` (pass that in
+    /// the `CHAOSDECK_LAB_DB` environment variable so the password stays out of `ps`).
+    pub fn to_args_without_db(&self) -> Vec<OsString> {
+        let mut words: Vec<OsString> = vec!["--listen".into(), self.listen.to_string().into()];
+        if let Some(parent) = self.parent {
+            words.extend(["--parent".into(), parent.to_string().into()]);
+        }
+        words
+    }
+}
+
+/// Runs the demo service until SIGTERM or SIGINT (exit 0), or until its parent dies.
+/// Exit 1 when it cannot start (bad `--db`, address in use).
+pub fn run(args: &DemoServiceArgs) -> ExitCode {
+    if let Err(why) = die_with_parent(args.parent) {
+        eprintln!("demo-service: {why}");
+        return ExitCode::FAILURE;
+    }
+    let db = match Database::parse(&args.db) {
+        Ok(db) => Arc::new(db),
+        Err(why) => {
+            eprintln!("demo-service: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("demo-service: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(serve(args.listen, db));
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+/// Binds, says so, and answers until a stop signal.
+async fn serve(listen: SocketAddr, db: Arc<Database>) -> ExitCode {
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("demo-service: cannot listen for stop signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("demo-service: cannot listen on {listen}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bound = listener.local_addr().unwrap_or(listen);
+    say(&format!("listening on {bound}"));
+    tokio::spawn(Arc::clone(&db).create_schema_until_done());
+    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let db = Arc::clone(&db);
+                    let slot = Arc::clone(&slots).try_acquire_owned();
+                    tokio::spawn(async move {
+                        let busy = slot.is_err();
+                        handle(stream, &db, busy).await;
+                        drop(slot);
+                    });
+                }
+                // Out of descriptors, most likely: breathe, then accept again.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
+            _ = term.recv() => return ExitCode::SUCCESS,
+            _ = int.recv() => return ExitCode::SUCCESS,
+        }
+    }
+}
+
+/// Reads one request and answers it.
+async fn handle(mut stream: TcpStream, db: &Database, busy: bool) {
+    let read = tokio::time::timeout(
+        demo_http::READ_DEADLINE,
+        demo_http::read_request(&mut stream),
+    );
+    let reply = match read.await {
+        Err(_) => return,
+        Ok(Err(why)) => Reply::text(400, &why),
+        Ok(Ok(_)) if busy => Reply::text(503, "service: busy"),
+        Ok(Ok(request)) => answer(db, &request).await,
+    };
+    demo_http::write_reply(&mut stream, &reply).await;
+}
+
+/// Routes one request.
+async fn answer(db: &Database, request: &Request) -> Reply {
+    let outcome = match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/health") => db.health().await.map(|()| Reply::text(200, "ok")),
+        ("GET", "/orders") => db.orders().await.map(|json| Reply::json(200, json)),
+        ("POST", "/orders") => {
+            let item = item_name(&request.body);
+            db.add_order(&item).await.map(|json| Reply::json(201, json))
+        }
+        (_, "/health" | "/orders") => return Reply::text(405, "method not allowed"),
+        _ => return Reply::text(404, "not found; try /health or /orders"),
+    };
+    db.note(outcome.as_ref().map(|_| ()));
+    outcome.unwrap_or_else(|why| Reply::text(503, &why))
+}
+
+/// The item a POST body names: printable characters, at most 100; `widget` if none.
+fn item_name(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let item: String = text
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect();
+    match item.is_empty() {
+        true => "widget".to_string(),
+        false => item,
+    }
+}
+
+/// The one line the lab waits for on stdout.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Asks the kernel for SIGKILL when the parent dies, then checks that the parent named
+/// by `--parent` has not died already (the request would have come too late).
+pub(crate) fn die_with_parent(parent: Option<u32>) -> Result<(), String> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| format!("cannot ask to die with the parent (PR_SET_PDEATHSIG): {e}"))?;
+    let actual = nix::unistd::getppid().as_raw();
+    match parent {
+        Some(expected) if i64::from(actual) != i64::from(expected) => Err(format!(
+            "the parent chaosdeck (pid {expected}) is gone; not starting"
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: DemoServiceArgs,
+    }
+
+    #[test]
+    fn the_spawned_words_parse_back_with_the_db_given_apart() {
+        let args = DemoServiceArgs {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            db: "host=127.0.0.1 port=1 password=pw".into(),
+            parent: Some(42),
+        };
+        let mut words: Vec<OsString> = vec!["x".into()];
+        words.extend(args.to_args_without_db());
+        words.extend(["--db".into(), args.db.clone().into()]);
+        assert_eq!(Wrap::try_parse_from(words).unwrap().args, args);
+        let joined = format!("{:?}", args.to_args_without_db());
+        assert!(!joined.contains("pw"), "{joined}");
+    }
+
+    #[test]
+    fn post_bodies_become_short_printable_item_names() {
+        assert_eq!(item_name(b""), "widget");
+        assert_eq!(item_name(b"  \n"), "widget");
+        assert_eq!(item_name(b" tea\x07 cup\n"), "tea cup");
+        assert_eq!(item_name("x".repeat(300).as_bytes()).len(), 100);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_methods_are_refused_without_the_database() {
+        let db = Database::parse("host=127.0.0.1 port=1 dbname=x user=y").unwrap();
+        let request = |method: &str, path: &str| Request {
+            method: method.into(),
+            path: path.into(),
+            body: Vec::new(),
+        };
+        assert_eq!(answer(&db, &request("GET", "/nope")).await.status, 404);
+        assert_eq!(answer(&db, &request("DELETE", "/orders")).await.status, 405);
+        assert_eq!(answer(&db, &request("POST", "/health")).await.status, 405);
+    }
 }

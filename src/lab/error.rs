@@ -86,6 +86,18 @@ pub enum LabError {
 
     #[error("building Docker image \"{tag}\" failed: {message}")]
     ImageBuild { tag: String, message: String },
+
+    #[error(
+        "lab id \"{lab_id}\" cannot name Docker objects: use only letters, digits, '_', '.' \
+         and '-', starting with a letter or digit"
+    )]
+    LabIdInvalid { lab_id: String },
+
+    #[error(
+        "lab container \"{name}\" did not start: {detail}; see `docker logs {name}`, then run \
+         `chaosdeck lab down` and try again"
+    )]
+    ContainerNotRunning { name: String, detail: String },
 }
 
 impl LabError {

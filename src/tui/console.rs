@@ -28,6 +28,8 @@ pub struct Options {
     pub theme: Theme,
     /// The bundle runs use at first.
     pub bundle: String,
+    /// Lines shown when the console opens (parts of the lab that are missing).
+    pub notices: Vec<String>,
 }
 
 /// The state the console opens with, before anything is read from the journal or
@@ -68,7 +70,7 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
         run_active: false,
         run_id: None,
         setup,
-        bundle: options.bundle,
+        bundle: options.bundle.clone(),
         read_only: options.read_only,
         theme: options.theme,
         journal_path,
@@ -78,8 +80,18 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
         dirty: true,
     };
     super::update::refresh_availability(&mut app);
+    if !options.notices.is_empty() {
+        let text = options.notices.join("; ");
+        app.say(text, true);
+        if let Some(flash) = &mut app.flash {
+            flash.until = app.now + NOTICE_FOR;
+        }
+    }
     app
 }
+
+/// How long the notices of missing lab parts stay on the status line.
+const NOTICE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs the console on this terminal until the operator quits. Returns once the
 /// terminal is given back; a run in progress is torn down first.

@@ -1,0 +1,125 @@
+//! The lab end to end: `chaosdeck` with no config opens the console on a lab it
+//! starts itself; a PostgreSQL fault, a process kill (the supervisor restarts the demo
+//! service) and a container pause are injected through their gates and each is seen
+//! to recover; quitting takes the lab apart and nothing of it is left: no process,
+//! container, network, cluster folder or file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chaosdeck::engine::journal::Journal;
+use chaosdeck::lab::record::LabRecord;
+use support::tmux::Tmux;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Runs `id` through its high gate (type the id), waits for `impact` on screen while
+/// it is on, tears it down and returns the result screen.
+fn run_high_fault(tmux: &Tmux, id: &str, impact: &str) -> String {
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("db-max-connections", WAIT);
+    tmux.keys(&["/"]);
+    tmux.type_text(id);
+    tmux.wait_until(&format!("filtered to {id}"), WAIT, |s| {
+        s.contains(id) && s.contains(" 1 of ")
+    });
+    tmux.keys(&["Enter", "Enter"]);
+    tmux.wait_for("Enter runs preflight", WAIT);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Type the fault id", WAIT);
+    tmux.type_text(id);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("OBSERVING", WAIT);
+    tmux.wait_for(impact, WAIT);
+    tmux.keys(&["t"]);
+    let screen = tmux.wait_for("e writes the report", Duration::from_secs(120));
+    assert!(
+        screen.contains("verified"),
+        "{id}: teardown verified:\n{screen}"
+    );
+    assert!(
+        !screen.contains("residual"),
+        "{id}: nothing residual:\n{screen}"
+    );
+    let recovered = screen
+        .lines()
+        .find(|l| l.contains("time to recover"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        recovered.contains(" ms") || recovered.contains(" s"),
+        "{id}: recovered:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    screen
+}
+
+fn process_gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn the_console_opens_on_the_lab_and_quitting_leaves_nothing_of_it() {
+    let state = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{bin} --state-dir {state}; echo EXITED $?; sleep 60",
+        bin = env!("CARGO_BIN_EXE_chaosdeck"),
+        state = state.path().display(),
+    );
+    let tmux = Tmux::start(&command, 160, 45);
+    let screen = tmux.wait_for("faults", Duration::from_secs(120));
+    assert!(
+        screen.contains("target shop"),
+        "runs use the lab's targets:\n{screen}"
+    );
+    let record = LabRecord::read(state.path())
+        .unwrap()
+        .expect("the lab record");
+    assert!(
+        record.cluster_root.is_some(),
+        "the lab has its PostgreSQL cluster"
+    );
+    assert_eq!(record.children.len(), 2, "demo service and load generator");
+
+    run_high_fault(&tmux, "db-max-connections", "DOWN");
+    let screen = run_high_fault(&tmux, "process-kill", "DOWN");
+    assert!(
+        screen.contains("from injection"),
+        "a self-healing fault:\n{screen}"
+    );
+    if record.containers {
+        run_high_fault(&tmux, "container-pause", "DOWN");
+    }
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("EXITED", Duration::from_secs(120));
+    assert!(screen.contains("EXITED 0"), "{screen}");
+    assert!(
+        LabRecord::read(state.path()).unwrap().is_none(),
+        "the lab record is gone"
+    );
+    assert!(!record.dir.exists(), "the lab's folder is gone");
+    let root = record.cluster_root.as_ref().unwrap();
+    assert!(!root.exists(), "the cluster's folder is gone");
+    for pid in &record.children {
+        assert!(process_gone(*pid), "lab child {pid} still runs");
+    }
+    let containers = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=chaosdeck.lab={}", record.lab_id),
+        ])
+        .args(["--format", "{{.Names}}"])
+        .output();
+    if let Ok(out) = containers {
+        let left = String::from_utf8_lossy(&out.stdout);
+        assert!(left.trim().is_empty(), "lab containers left: {left}");
+    }
+    let journal = Journal::open(state.path()).unwrap();
+    assert!(journal.dangling().unwrap().is_empty(), "no fault left on");
+}
