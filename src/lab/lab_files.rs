@@ -98,9 +98,6 @@ pub fn gameday_yaml(parts: &LabParts) -> String {
     if parts.service.is_some() {
         out.push_str("  - { fault: process-kill, target: shop, duration: 15s }\n");
     }
-    if parts.proxy.is_some() && parts.service.is_some() {
-        out.push_str("  - { fault: net-latency, target: shop, duration: 20s }\n");
-    }
     if parts.web_container.is_some() {
         out.push_str("  - { fault: container-pause, target: shop, duration: 15s }\n");
     }

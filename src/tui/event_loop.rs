@@ -15,8 +15,10 @@ use super::engine_link::Link;
 use super::msg::Msg;
 use super::update::update;
 
-/// Engine events closer together than this share one frame; keys never wait.
-pub const FRAME: Duration = Duration::from_millis(50);
+/// Engine events closer together than this share one frame; keys never wait. Four
+/// frames a second matches the samplers' fastest rate, so graphs move with every
+/// reading and the console draws no more than it must (BENCHMARKS.md, "Console CPU").
+pub const FRAME: Duration = Duration::from_millis(250);
 
 /// How many messages one wake-up folds in before drawing.
 const BATCH: usize = 256;
