@@ -6,6 +6,8 @@
 //!   nothing (`true`), graphing a throwaway PostgreSQL cluster and this host at 4
 //!   samples a second with two probes every 250 ms;
 //! - `chaosdeck idle`: the console on its catalog after the run, nothing changing;
+//! - `chaosdeck headless`: the same run with `chaosdeck run` (no screen), so the
+//!   engine's share of the console's figure is known;
 //! - `btop` and `btm` at their default refresh (2 s and 1 s), with empty config
 //!   folders, when they are installed (`bash ../shared/bench/tui_peer.sh` installs
 //!   both).
@@ -128,6 +130,22 @@ fn console(dir: &Path, window: &Window) -> (f64, f64) {
     (live, idle)
 }
 
+/// The same run headless (`chaosdeck run`, progress lines only): the engine's share
+/// of the console's CPU, without drawing.
+fn headless(dir: &Path, window: &Window) -> f64 {
+    let command = format!(
+        "exec {bin} run bench-noop --target lab --config {dir}/targets.yaml --catalog {dir}/catalog --state-dir {dir}/state --duration 10m --yes > /dev/null",
+        bin = env!("CARGO_BIN_EXE_chaosdeck"),
+        dir = dir.display()
+    );
+    let pane = Tmux::start(&command, 200, 50);
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = pane_pid(&pane);
+    let used = measure(pid, window);
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    used
+}
+
 fn peer(name: &str, args: &str, dir: &Path, window: &Window) -> Option<f64> {
     let found = Command::new("sh")
         .arg("-c")
@@ -172,6 +190,11 @@ fn main() {
     }
     println!("RESULT chaosdeck-live cpu={live:.2}% of one core (200x50, 4 samples/s, 2 probes at 250 ms)");
     println!("RESULT chaosdeck-idle cpu={idle:.2}% of one core (catalog, nothing changing)");
+    let engine = headless(dir.path(), &window);
+    println!(
+        "RESULT chaosdeck-headless cpu={engine:.2}% of one core (the same run, no screen): drawing costs {:.2}%",
+        live - engine
+    );
     for (name, args) in [("btop", "--utf-force"), ("btm", "")] {
         if let Some(pct) = peer(name, args, dir.path(), &window) {
             println!(

@@ -7,12 +7,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bollard::container::UpdateContainerOptions;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, HostConfig};
 use bollard::network::{ConnectNetworkOptions, DisconnectNetworkOptions};
 use bollard::Docker;
-use futures_util::StreamExt;
-use support::{ContainerGuard, NetworkGuard};
+use support::{exec, ContainerGuard, NetworkGuard};
 
 const MIB: i64 = 1024 * 1024;
 
@@ -26,28 +24,6 @@ fn state(info: &ContainerInspectResponse) -> (bool, bool) {
         state.running.unwrap_or(false),
         state.paused.unwrap_or(false),
     )
-}
-
-/// Runs `cmd` in the container and returns (exit code, stdout+stderr).
-async fn exec(docker: &Docker, id: &str, cmd: &[&str]) -> (i64, String) {
-    let options = CreateExecOptions {
-        cmd: Some(cmd.to_vec()),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        ..Default::default()
-    };
-    let created = docker.create_exec(id, options).await.unwrap();
-    let mut text = String::new();
-    match docker.start_exec(&created.id, None).await.unwrap() {
-        StartExecResults::Attached { mut output, .. } => {
-            while let Some(chunk) = output.next().await {
-                text.push_str(&chunk.unwrap().to_string());
-            }
-        }
-        StartExecResults::Detached => panic!("exec started detached"),
-    }
-    let code = docker.inspect_exec(&created.id).await.unwrap().exit_code;
-    (code.unwrap_or(-1), text)
 }
 
 #[tokio::test]

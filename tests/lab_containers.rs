@@ -10,13 +10,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::container::{KillContainerOptions, ListContainersOptions, LogsOptions};
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, RestartPolicyNameEnum};
 use bollard::network::ListNetworksOptions;
 use bollard::Docker;
 use chaosdeck::lab::containers::{self, LabContainers, LAB_LABEL, WEB_KILL_SIGNAL};
 use chaosdeck::lab::LabError;
 use futures_util::StreamExt;
+use support::exec;
 
 /// A lab id no other test (or test run) uses.
 fn unique_lab_id() -> String {
@@ -69,28 +69,6 @@ fn is_not_found<T: std::fmt::Debug>(result: Result<T, bollard::errors::Error>) -
         }) => true,
         other => panic!("expected 404, got {other:?}"),
     }
-}
-
-/// Runs `cmd` in the container and returns (exit code, stdout+stderr).
-async fn exec(docker: &Docker, name: &str, cmd: &[&str]) -> (i64, String) {
-    let options = CreateExecOptions {
-        cmd: Some(cmd.to_vec()),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        ..Default::default()
-    };
-    let created = docker.create_exec(name, options).await.unwrap();
-    let mut text = String::new();
-    match docker.start_exec(&created.id, None).await.unwrap() {
-        StartExecResults::Attached { mut output, .. } => {
-            while let Some(chunk) = output.next().await {
-                text.push_str(&chunk.unwrap().to_string());
-            }
-        }
-        StartExecResults::Detached => panic!("exec started detached"),
-    }
-    let code = docker.inspect_exec(&created.id).await.unwrap().exit_code;
-    (code.unwrap_or(-1), text)
 }
 
 async fn logs(docker: &Docker, name: &str) -> String {

@@ -27,13 +27,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Semaphore;
 
 use super::demo_db::Database;
 use super::demo_http::{self, Reply, Request};
+use crate::driver::host::die_with_parent;
 
 /// Requests handled at once; more get 503 `service: busy` at once.
 const MAX_IN_FLIGHT: usize = 256;
@@ -196,20 +196,6 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-/// Asks the kernel for SIGKILL when the parent dies, then checks that the parent named
-/// by `--parent` has not died already (the request would have come too late).
-pub(crate) fn die_with_parent(parent: Option<u32>) -> Result<(), String> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .map_err(|e| format!("cannot ask to die with the parent (PR_SET_PDEATHSIG): {e}"))?;
-    let actual = nix::unistd::getppid().as_raw();
-    match parent {
-        Some(expected) if i64::from(actual) != i64::from(expected) => Err(format!(
-            "the parent chaosdeck (pid {expected}) is gone; not starting"
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Semaphore;
 use tokio::time::{interval, interval_at, Instant, MissedTickBehavior};
 
-use super::demo_service::die_with_parent;
+use crate::driver::host::die_with_parent;
 use crate::observe::probe_http::{self, HttpUrl};
 
 /// Requests in flight at once, at most.

@@ -214,3 +214,25 @@ impl Drop for NetworkGuard {
         });
     }
 }
+
+/// Runs `cmd` in the container and returns (exit code, stdout+stderr).
+pub async fn exec(docker: &Docker, id: &str, cmd: &[&str]) -> (i64, String) {
+    let options = bollard::exec::CreateExecOptions {
+        cmd: Some(cmd.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let created = docker.create_exec(id, options).await.unwrap();
+    let mut text = String::new();
+    match docker.start_exec(&created.id, None).await.unwrap() {
+        bollard::exec::StartExecResults::Attached { mut output, .. } => {
+            while let Some(chunk) = futures_util::StreamExt::next(&mut output).await {
+                text.push_str(&chunk.unwrap().to_string());
+            }
+        }
+        bollard::exec::StartExecResults::Detached => panic!("exec started detached"),
+    }
+    let code = docker.inspect_exec(&created.id).await.unwrap().exit_code;
+    (code.unwrap_or(-1), text)
+}

@@ -24,6 +24,7 @@ use plan::all_cores;
 
 pub use plan::plan;
 pub use spawn::{spawn_stressor, wait_ready, ReadyChild, FILL_PREFIX};
+pub(crate) use stress::die_with_parent;
 pub use stress::{run_stressor, StressArgs, StressKind};
 
 const TARGET: &str = "host";

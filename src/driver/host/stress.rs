@@ -122,7 +122,7 @@ pub(super) fn say(line: &str) {
 
 /// Asks the kernel for SIGKILL when the parent dies, then checks that the parent has
 /// not died already (in which case the request came too late).
-fn die_with_parent(parent: Option<u32>) -> Result<(), String> {
+pub(crate) fn die_with_parent(parent: Option<u32>) -> Result<(), String> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| format!("cannot ask to die with the parent (PR_SET_PDEATHSIG): {e}"))?;
     let actual = nix::unistd::getppid().as_raw();
