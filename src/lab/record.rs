@@ -25,6 +25,9 @@ pub struct LabRecord {
     /// Whether containers were (being) made; they carry the label `chaosdeck.lab=<id>`.
     #[serde(default)]
     pub containers: bool,
+    /// The image the lab built (none when it was there already).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 impl LabRecord {
@@ -107,6 +110,7 @@ mod tests {
             cluster_root: Some("/tmp/chaosdeck-pg-x".into()),
             children: vec![7, 8],
             containers: true,
+            image: Some("chaosdeck-lab-busybox:0123".into()),
         };
         record.write(&dir).unwrap();
         assert_eq!(LabRecord::read(&dir).unwrap(), Some(record));

@@ -67,10 +67,16 @@ pub async fn remove_leftovers(state_dir: &Path, record: &LabRecord) -> Vec<Strin
     }
     if record.containers {
         match super::docker_connect().await {
-            Ok(docker) => match super::containers::remove_lab(&docker, &record.lab_id).await {
-                Ok(names) => done.extend(names.into_iter().map(|n| format!("removed {n}"))),
-                Err(e) => done.push(format!("containers: {e}")),
-            },
+            Ok(docker) => {
+                match super::containers::remove_lab(&docker, &record.lab_id).await {
+                    Ok(names) => done.extend(names.into_iter().map(|n| format!("removed {n}"))),
+                    Err(e) => done.push(format!("containers: {e}")),
+                }
+                if let Some(image) = &record.image {
+                    super::up::remove_image(&docker, image).await;
+                    done.push(format!("removed image {image}"));
+                }
+            }
             Err(e) => done.push(format!("containers: {e}")),
         }
     }

@@ -235,8 +235,13 @@ impl Lab {
             Ok(docker) => docker,
             Err(e) => return self.missing.push(format!("containers: {e}")),
         };
-        if let Err(e) = super::ensure_busybox_image(&docker).await {
-            return self.missing.push(format!("containers: {e}"));
+        let before = lab_images(&docker).await;
+        let image = match super::ensure_busybox_image(&docker).await {
+            Ok(image) => image,
+            Err(e) => return self.missing.push(format!("containers: {e}")),
+        };
+        if !before.contains(&image) {
+            self.record.image = Some(image);
         }
         self.record.containers = true;
         if let Err(e) = self.record.write(&self.state_dir) {
@@ -274,6 +279,9 @@ impl Lab {
             if let Err(e) = made.down(&docker).await {
                 tracing::warn!("lab containers: {e}");
             }
+            if let Some(image) = &self.record.image {
+                remove_image(&docker, image).await;
+            }
         }
         if let Some(proxy) = self.proxy.take() {
             proxy.shutdown().await;
@@ -287,5 +295,35 @@ impl Lab {
         if let Err(e) = LabRecord::remove(&self.state_dir) {
             tracing::warn!("{e}");
         }
+    }
+}
+
+/// The tags of the lab image this engine has.
+async fn lab_images(docker: &bollard::Docker) -> Vec<String> {
+    let options = bollard::image::ListImagesOptions::<String> {
+        filters: [(
+            "reference".to_string(),
+            vec![super::BUSYBOX_IMAGE_REPO.to_string()],
+        )]
+        .into(),
+        ..Default::default()
+    };
+    match docker.list_images(Some(options)).await {
+        Ok(images) => images.into_iter().flat_map(|i| i.repo_tags).collect(),
+        Err(e) => {
+            tracing::warn!("listing images: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Removes an image the lab built.
+pub async fn remove_image(docker: &bollard::Docker, image: &str) {
+    let options = bollard::image::RemoveImageOptions {
+        force: true,
+        ..Default::default()
+    };
+    if let Err(e) = docker.remove_image(image, Some(options), None).await {
+        tracing::warn!("removing image {image}: {e}");
     }
 }
