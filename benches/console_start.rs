@@ -3,9 +3,10 @@
 //! - `in process`: what the binary does before its first frame — load and check the
 //!   catalog, build the app state (every fault's availability included), draw a
 //!   200×50 frame — timed 50 times, median and max;
-//! - `real binary`: the release binary started in a 200×50 tmux pane until the
-//!   catalog is on screen, 20 times, minus the same measure of a shell that prints
-//!   the word at once (tmux's own start and the polling), median.
+//! - `real binary`: the release binary (with a config naming no targets, so no lab
+//!   starts) in a 200×50 tmux pane until the catalog is on screen, 20 times, minus the
+//!   same measure of a shell that prints the word at once (tmux's own start and the
+//!   polling), median.
 //!
 //! `cargo bench --bench console_start`; under `cargo test --all-targets` it runs 3
 //! and 2 times and prints `SMOKE`.
@@ -84,11 +85,16 @@ fn main() {
     let times: Vec<Duration> = (0..inner).map(|_| in_process()).collect();
     let max = *times.iter().max().unwrap();
     let in_median = median(times);
+    // A config with no targets: the console opens on the full catalog without
+    // starting the lab (which takes seconds, and is measured by its own tests).
     let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("targets.yaml");
+    std::fs::write(&config, "observe: { interval: 250ms }\n").unwrap();
     let console = format!(
-        "exec {} --state-dir {}",
+        "exec {} --state-dir {} --config {}",
         env!("CARGO_BIN_EXE_chaosdeck"),
-        state.path().display()
+        state.path().display(),
+        config.display()
     );
     let real: Vec<Duration> = (0..outer)
         .map(|_| until_on_screen(&console, "faults"))

@@ -196,14 +196,14 @@ fn assert_handed_back(tmux: &Tmux, state: &std::path::Path) {
 }
 
 #[test]
-fn sigterm_ctrl_c_and_a_crash_leave_no_fault_on_and_the_terminal_normal() {
+fn sigterm_sighup_ctrl_c_and_a_crash_leave_no_fault_on_and_the_terminal_normal() {
     let cluster = support::pg_cluster().unwrap();
-    for how in ["SIGTERM", "Ctrl-C", "crash"] {
+    for how in ["SIGTERM", "SIGHUP", "Ctrl-C", "crash"] {
         let state = tempfile::tempdir().unwrap();
         let tmux = console_with_a_fault_on(&cluster, state.path());
         assert_eq!(locks_held(&cluster), 1, "{how}: the fault is on");
         match how {
-            "SIGTERM" => {
+            "SIGTERM" | "SIGHUP" => {
                 let pid = tmux.pane_pid();
                 let console = std::process::Command::new("pgrep")
                     .args(["-P", &pid.to_string(), "chaosdeck"])
@@ -214,8 +214,9 @@ fn sigterm_ctrl_c_and_a_crash_leave_no_fault_on_and_the_terminal_normal() {
                     !console.is_empty(),
                     "the console runs under the pane's shell"
                 );
+                let signal = format!("-{}", &how[3..]);
                 let status = std::process::Command::new("kill")
-                    .args(["-TERM", &console])
+                    .args([signal.as_str(), &console])
                     .status()
                     .unwrap();
                 assert!(status.success());

@@ -69,31 +69,7 @@ fn lab_down_removes_what_a_killed_lab_left() {
         .unwrap();
     let text = String::from_utf8_lossy(&down.stdout);
     assert!(down.status.success(), "{text}");
-    assert!(LabRecord::read(state.path()).unwrap().is_none(), "{text}");
-    let root = record.cluster_root.as_ref().unwrap();
-    assert!(!root.exists(), "the cluster's folder is gone:\n{text}");
-    assert!(!record.dir.exists(), "the lab's folder is gone:\n{text}");
-    std::thread::sleep(Duration::from_millis(500));
-    for pid in &record.children {
-        assert!(
-            !Path::new(&format!("/proc/{pid}")).exists(),
-            "child {pid} still runs"
-        );
-    }
-    if record.containers {
-        let out = Command::new("docker")
-            .args([
-                "ps",
-                "-a",
-                "--filter",
-                &format!("label=chaosdeck.lab={}", record.lab_id),
-            ])
-            .args(["--format", "{{.Names}}"])
-            .output()
-            .unwrap();
-        let left = String::from_utf8_lossy(&out.stdout);
-        assert!(left.trim().is_empty(), "containers left: {left}");
-    }
+    support::lab_left::assert_nothing_left(state.path(), &record);
 }
 
 #[test]

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use chaosdeck::engine::journal::Journal;
@@ -57,10 +56,6 @@ fn run_high_fault(tmux: &Tmux, id: &str, impact: &str) -> String {
     screen
 }
 
-fn process_gone(pid: u32) -> bool {
-    !Path::new(&format!("/proc/{pid}")).exists()
-}
-
 #[test]
 fn the_console_opens_on_the_lab_and_quitting_leaves_nothing_of_it() {
     let state = tempfile::tempdir().unwrap();
@@ -97,29 +92,7 @@ fn the_console_opens_on_the_lab_and_quitting_leaves_nothing_of_it() {
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("EXITED", Duration::from_secs(120));
     assert!(screen.contains("EXITED 0"), "{screen}");
-    assert!(
-        LabRecord::read(state.path()).unwrap().is_none(),
-        "the lab record is gone"
-    );
-    assert!(!record.dir.exists(), "the lab's folder is gone");
-    let root = record.cluster_root.as_ref().unwrap();
-    assert!(!root.exists(), "the cluster's folder is gone");
-    for pid in &record.children {
-        assert!(process_gone(*pid), "lab child {pid} still runs");
-    }
-    let containers = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            &format!("label=chaosdeck.lab={}", record.lab_id),
-        ])
-        .args(["--format", "{{.Names}}"])
-        .output();
-    if let Ok(out) = containers {
-        let left = String::from_utf8_lossy(&out.stdout);
-        assert!(left.trim().is_empty(), "lab containers left: {left}");
-    }
+    support::lab_left::assert_nothing_left(state.path(), &record);
     let journal = Journal::open(state.path()).unwrap();
     assert!(journal.dangling().unwrap().is_empty(), "no fault left on");
 }

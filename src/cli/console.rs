@@ -62,13 +62,17 @@ pub fn run(
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| runtime.block_on(console)));
     match outcome {
         Ok(result) => {
+            // Nothing is on after a normal quit; should the loop have ended with a
+            // fault on (the terminal went away mid-run), it is undone here.
+            let verified = undo_still_on(&runtime, &journal, &started);
             if let Some(lab) = lab {
                 eprintln!("Taking the lab down…");
                 runtime.block_on(lab.down());
             }
-            match result {
-                Ok(()) => Status::Pass,
-                Err(e) => {
+            match (result, verified) {
+                (_, false) => Status::TeardownFailed,
+                (Ok(()), true) => Status::Pass,
+                (Err(e), true) => {
                     eprintln!("the console stopped: {e}");
                     Status::InputError
                 }
@@ -121,11 +125,27 @@ fn remove_lab_after_crash(state_dir: &std::path::Path, record: &crate::lab::reco
 /// what the runs of this console left on, and say how it went.
 fn undo_after_crash(journal: &Journal, started: &StartedRuns) -> Status {
     eprintln!("chaosdeck: the console crashed; undoing what its runs left on");
-    let runs = started.lock().map(|r| r.clone()).unwrap_or_default();
     let Ok(runtime) = crate::engine::runner::engine_runtime() else {
         eprintln!("cannot start the async runtime; run `chaosdeck teardown --dangling`");
         return Status::TeardownFailed;
     };
+    match undo_still_on(&runtime, journal, started) {
+        true => Status::VerdictFailed,
+        false => {
+            eprintln!("something is still on; `chaosdeck teardown --dangling` retries");
+            Status::TeardownFailed
+        }
+    }
+}
+
+/// Undoes whatever the journal says the runs of this console still have on (nothing,
+/// after a normal quit); says so for each step. Whether every undo was verified.
+fn undo_still_on(
+    runtime: &tokio::runtime::Runtime,
+    journal: &Journal,
+    started: &StartedRuns,
+) -> bool {
+    let runs = started.lock().map(|r| r.clone()).unwrap_or_default();
     let mut all_verified = true;
     for (run, targets) in runs {
         match runtime.block_on(crate::engine::recover::undo_run(journal, &run, &targets)) {
@@ -141,13 +161,7 @@ fn undo_after_crash(journal: &Journal, started: &StartedRuns) -> Status {
             }
         }
     }
-    match all_verified {
-        true => Status::VerdictFailed,
-        false => {
-            eprintln!("something is still on; `chaosdeck teardown --dangling` retries");
-            Status::TeardownFailed
-        }
-    }
+    all_verified
 }
 
 fn prepare(

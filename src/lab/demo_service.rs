@@ -86,10 +86,7 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::engine::runner::engine_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("demo-service: cannot start the async runtime: {e}");

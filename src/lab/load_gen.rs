@@ -81,10 +81,7 @@ pub fn run(args: &LoadArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::engine::runner::engine_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("load: cannot start the async runtime: {e}");

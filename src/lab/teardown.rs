@@ -22,10 +22,10 @@ fn runs_chaosdeck(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// Ends `pid` (SIGTERM, then SIGKILL after `grace`); says what happened.
-fn end(pid: u32, what: &str, grace: Duration) -> Option<String> {
+/// Ends `pid` (`signal`, then SIGKILL after `grace`); says what happened.
+fn end(pid: u32, what: &str, signal: Signal, grace: Duration) -> Option<String> {
     let raw = Pid::from_raw(i32::try_from(pid).ok()?);
-    kill(raw, Signal::SIGTERM).ok()?;
+    kill(raw, signal).ok()?;
     let deadline = Instant::now() + grace;
     while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -41,7 +41,12 @@ pub async fn remove_leftovers(state_dir: &Path, record: &LabRecord) -> Vec<Strin
     let mut done = Vec::new();
     for &pid in &record.children {
         if runs_chaosdeck(pid) {
-            done.extend(end(pid, "a lab child process", Duration::from_secs(2)));
+            done.extend(end(
+                pid,
+                "a lab child process",
+                Signal::SIGTERM,
+                Duration::from_secs(2),
+            ));
         }
     }
     if let Some(root) = &record.cluster_root {
@@ -51,12 +56,11 @@ pub async fn remove_leftovers(state_dir: &Path, record: &LabRecord) -> Vec<Strin
                 .next()
                 .and_then(|l| l.trim().parse::<u32>().ok())
         });
+        // SIGINT is PostgreSQL's fast shutdown: it ends the sessions instead of
+        // waiting for them.
         if let Some(pid) = postmaster {
-            done.extend(end(
-                pid,
-                "the lab's PostgreSQL server",
-                Duration::from_secs(10),
-            ));
+            let what = "the lab's PostgreSQL server";
+            done.extend(end(pid, what, Signal::SIGINT, Duration::from_secs(10)));
         }
         if root.exists() {
             match std::fs::remove_dir_all(root) {

@@ -138,21 +138,25 @@ fn spawn_input(tx: mpsc::Sender<Msg>) {
     });
 }
 
-/// SIGINT and SIGTERM from outside tear down what is on, then quit.
+/// SIGINT, SIGTERM and SIGHUP from outside tear down what is on, then quit.
 fn spawn_signals(tx: mpsc::Sender<Msg>) {
     use tokio::signal::unix::{signal, SignalKind};
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
+        let (Ok(mut int), Ok(mut term), Ok(mut hangup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) else {
             tracing::warn!("cannot listen for signals");
             return;
         };
         loop {
+            // A hang-up (the terminal or the SSH session went away) ends the console
+            // as SIGTERM does: tear down, then quit.
             let reason = tokio::select! {
                 _ = int.recv() => StopReason::Interrupt,
                 _ = term.recv() => StopReason::Terminate,
+                _ = hangup.recv() => StopReason::Terminate,
             };
             if tx.send(Msg::Signal(reason)).await.is_err() {
                 return;

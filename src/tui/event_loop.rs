@@ -32,13 +32,21 @@ pub async fn run<B: Backend>(
 ) -> std::io::Result<()> {
     let mut last_frame: Option<Instant> = None;
     let mut batch: Vec<Msg> = Vec::with_capacity(BATCH);
+    let mut terminal_lost = false;
     loop {
         app.now = Instant::now();
-        if app.dirty {
-            terminal.draw(|frame| {
+        if app.dirty && !terminal_lost {
+            let drawn = terminal.draw(|frame| {
                 let area = frame.area();
                 draw(app, area, frame.buffer_mut());
-            })?;
+            });
+            if let Err(e) = drawn {
+                // The terminal is gone: stop drawing, tear down what is on, quit.
+                tracing::warn!("cannot draw ({e}); tearing down and quitting");
+                terminal_lost = true;
+                batch.push(Msg::Signal(crate::engine::StopReason::Terminate));
+                fold(app, link, &mut batch);
+            }
             app.dirty = false;
             last_frame = Some(app.now);
         }

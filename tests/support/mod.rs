@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod http_service;
+pub mod lab_left;
 pub mod pg;
 pub mod tmux;
 
