@@ -43,6 +43,7 @@ fn lab_down_removes_what_a_killed_lab_left() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _lab_down = support::lab_left::LabDownOnDrop(state.path().to_path_buf());
     let record = wait_for_record(state.path());
     let status = chaosdeck(state.path())
         .args(["lab", "status"])
@@ -81,6 +82,7 @@ fn a_machine_without_postgresql_or_docker_still_gets_a_console() {
         state = state.path().display(),
     );
     let tmux = Tmux::start(&command, 200, 50);
+    let _lab_down = support::lab_left::LabDownOnDrop(state.path().to_path_buf());
     let screen = tmux.wait_for("faults", Duration::from_secs(60));
     assert!(
         screen.contains("PostgreSQL"),

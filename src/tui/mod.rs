@@ -25,4 +25,6 @@ pub mod terminal_guard;
 pub mod theme;
 pub mod theme_file;
 pub mod update;
+mod update_run;
+mod update_text;
 pub mod widgets;

@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent};
 use tui_textarea::TextArea;
 
-use super::app::{App, Prompt, Quit, ResultState, Screen};
-use super::gate::{GateOutcome, GateState};
+use super::app::{App, Prompt, Quit, Screen};
+use super::gate::GateOutcome;
 use super::keymap::{action_for, is_interrupt, Action};
-use super::live::LiveState;
-use super::msg::{Command, Msg, RunStart};
+use super::msg::{Command, Msg};
 use super::screens::prepare::{PrepareState, Stage};
-use crate::engine::run::Phase;
-use crate::engine::runner::{EngineCmd, EngineEvent};
+use super::update_run::{engine_event, halt_all, halt_and_quit, quit, run_started};
+use super::update_text::{mouse_used, prompt_key, target_edit_key};
+use crate::engine::runner::EngineCmd;
 use crate::engine::StopReason;
 
 /// How much `+` adds to the TTL of the fault that is on.
@@ -149,7 +149,7 @@ fn key_pressed(app: &mut App, key: KeyEvent) -> Vec<Command> {
     act(app, action)
 }
 
-fn act(app: &mut App, action: Action) -> Vec<Command> {
+pub(super) fn act(app: &mut App, action: Action) -> Vec<Command> {
     match action {
         Action::Help => {
             app.help = !app.help;
@@ -244,13 +244,13 @@ fn screen_action(app: &mut App, action: Action) -> Vec<Command> {
     vec![]
 }
 
-fn scroll_result(app: &mut App, delta: isize) {
+pub(super) fn scroll_result(app: &mut App, delta: isize) {
     if let Some(res) = &mut app.result {
         res.scroll = (res.scroll as isize + delta).clamp(0, u16::MAX as isize) as u16;
     }
 }
 
-fn show(app: &mut App, screen: Screen) -> Vec<Command> {
+pub(super) fn show(app: &mut App, screen: Screen) -> Vec<Command> {
     app.help = false;
     if app.run_active && screen != Screen::Live {
         // The run keeps going; its screen is one key away.
@@ -370,305 +370,6 @@ fn live_action(app: &mut App, action: Action) -> Vec<Command> {
             vec![]
         }
         _ => vec![],
-    }
-}
-
-fn prompt_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let Some(prompt) = &mut app.prompt else {
-        return vec![];
-    };
-    let area = match prompt {
-        Prompt::Command(area) | Prompt::Note(area) => area,
-    };
-    match key.code {
-        KeyCode::Esc => {
-            app.prompt = None;
-            vec![]
-        }
-        KeyCode::Enter => {
-            let text = area.lines().join(" ").trim().to_string();
-            match app.prompt.take() {
-                Some(Prompt::Note(_)) if !text.is_empty() => {
-                    vec![Command::Engine(EngineCmd::Note(text))]
-                }
-                Some(Prompt::Command(_)) => command_line(app, &text),
-                _ => vec![],
-            }
-        }
-        _ => {
-            area.input(key);
-            vec![]
-        }
-    }
-}
-
-/// The `:` commands.
-fn command_line(app: &mut App, text: &str) -> Vec<Command> {
-    let mut words = text.split_whitespace();
-    let first = words.next().unwrap_or_default();
-    match first {
-        "" => vec![],
-        "q" | "quit" => quit(app),
-        "catalog" | "c" => show(app, Screen::Catalog),
-        "targets" | "t" => show(app, Screen::Targets),
-        "history" | "h" => act(app, Action::ShowHistory),
-        "help" => act(app, Action::Help),
-        "halt" => halt_all(app),
-        // Proves the crash path (terminal handed back, faults undone); not in the help.
-        "crash-test" => panic!("crash test asked for with :crash-test"),
-        "use" => match words.next() {
-            Some(bundle) => use_bundle(app, bundle),
-            None => {
-                app.say(":use needs a target name, such as :use shop", true);
-                vec![]
-            }
-        },
-        "theme" => match words.next().and_then(super::theme::Theme::named) {
-            Some(theme) => {
-                app.theme = theme;
-                vec![]
-            }
-            None => {
-                app.say(":theme takes dark, light or high-contrast", true);
-                vec![]
-            }
-        },
-        other => {
-            app.say(
-                format!("unknown command \":{other}\"; try :catalog, :targets, :history, :use NAME, :theme NAME, :halt, :quit"),
-                true,
-            );
-            vec![]
-        }
-    }
-}
-
-fn target_edit_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    match key.code {
-        KeyCode::Esc => {
-            app.targets.cancel_edit();
-            vec![]
-        }
-        KeyCode::Enter => match app.targets.finish_edit() {
-            Ok((bundle, conn)) => set_conn(app, &bundle, &conn),
-            Err(e) => {
-                app.say(e, true);
-                vec![]
-            }
-        },
-        _ => {
-            app.targets.edit_key(key);
-            vec![]
-        }
-    }
-}
-
-fn mouse_used(app: &mut App, mouse: MouseEvent) -> Vec<Command> {
-    let delta = match mouse.kind {
-        MouseEventKind::ScrollDown => 1,
-        MouseEventKind::ScrollUp => -1,
-        MouseEventKind::Down(MouseButton::Left) => {
-            click(app, mouse.column, mouse.row);
-            return vec![];
-        }
-        _ => return vec![],
-    };
-    app.dirty = true;
-    match app.screen {
-        Screen::Catalog => app.catalog.move_by(delta),
-        Screen::Targets => app.targets.move_by(delta),
-        Screen::History => app.history.move_by(delta),
-        Screen::Result => scroll_result(app, delta),
-        Screen::Prepare | Screen::Live => {}
-    }
-    vec![]
-}
-
-fn click(app: &mut App, column: u16, row: u16) {
-    let body = super::draw::body_area(app);
-    match app.screen {
-        Screen::Catalog => {
-            if let Some(index) = app.catalog.fault_at(body, column, row) {
-                app.catalog.select_index(index);
-                app.dirty = true;
-            }
-        }
-        Screen::History => {
-            if let Some(index) = app.history.row_at(body, column, row) {
-                app.history.select_index(index);
-                app.dirty = true;
-            }
-        }
-        _ => {}
-    }
-}
-
-fn run_started(app: &mut App, start: RunStart) -> Vec<Command> {
-    let Some(prep) = &mut app.prepare else {
-        return vec![];
-    };
-    prep.target = start.target.clone();
-    app.live = Some(LiveState::new(
-        &prep.spec,
-        start.target,
-        start.probes,
-        start.ttl,
-        app.now,
-    ));
-    app.run_active = true;
-    app.run_id = Some(start.run_id);
-    app.dirty = true;
-    prep.gate_target = start.target_name;
-    vec![]
-}
-
-fn engine_event(app: &mut App, event: EngineEvent) -> Vec<Command> {
-    let now = app.now;
-    if let Some(live) = &mut app.live {
-        app.dirty |= live.apply(&event, now);
-    }
-    match event {
-        EngineEvent::GateNeeded { .. } => {
-            if let Some(prep) = &mut app.prepare {
-                prep.stage = Stage::Gate;
-                prep.gate = Some(GateState::open(
-                    prep.spec.severity,
-                    &prep.spec.id,
-                    &prep.gate_target,
-                    now,
-                ));
-                app.dirty = true;
-            }
-            if app.quit != Quit::No {
-                return vec![Command::Engine(EngineCmd::Refuse {
-                    why: "the console is quitting".into(),
-                })];
-            }
-            vec![]
-        }
-        EngineEvent::Phase(Phase::Injecting | Phase::Observing) => {
-            if app.screen == Screen::Prepare {
-                app.screen = Screen::Live;
-            }
-            vec![]
-        }
-        EngineEvent::Finished(record) => run_finished(app, record),
-        _ => vec![],
-    }
-}
-
-fn run_finished(app: &mut App, record: Box<crate::engine::record::RunRecord>) -> Vec<Command> {
-    app.run_active = false;
-    app.run_id = None;
-    app.dirty = true;
-    if record.approvals.is_empty() {
-        // Stopped before the gate was passed: nothing was injected.
-        if let Some(prep) = &mut app.prepare {
-            let why = record
-                .verdict
-                .reasons
-                .first()
-                .cloned()
-                .unwrap_or_else(|| record.verdict.ended_by.clone());
-            prep.stop(why);
-        }
-        app.live = None;
-        if app.screen == Screen::Live {
-            app.screen = Screen::Prepare;
-        }
-    } else {
-        let word = record.verdict.outcome.word();
-        app.say(format!("{} is over: {word}", record.fault.id), false);
-        app.result = Some(ResultState {
-            record,
-            report: None,
-            scroll: 0,
-        });
-        app.prepare = None;
-        app.live = None;
-        app.screen = Screen::Result;
-    }
-    if app.quit == Quit::AfterTeardown {
-        app.quit = Quit::Now;
-    }
-    vec![Command::ReadJournal]
-}
-
-fn halt_all(app: &mut App) -> Vec<Command> {
-    let mut cmds = Vec::new();
-    if app.run_active {
-        cmds.push(Command::Engine(EngineCmd::Stop(StopReason::HaltAll)));
-    }
-    if !app.dangling.is_empty() {
-        cmds.push(Command::TearDownDangling);
-    }
-    match cmds.is_empty() {
-        true => app.say("halt: nothing is on", false),
-        false => app.say("halt: tearing everything down…", true),
-    }
-    cmds
-}
-
-fn halt_and_quit(app: &mut App, reason: StopReason) -> Vec<Command> {
-    app.dirty = true;
-    if !app.run_active {
-        app.quit = Quit::Now;
-        return vec![];
-    }
-    app.quit = Quit::AfterTeardown;
-    app.say("tearing down before quitting…", true);
-    vec![Command::Engine(EngineCmd::Stop(reason))]
-}
-
-fn quit(app: &mut App) -> Vec<Command> {
-    if app.run_active {
-        app.say(
-            "a fault may be on: t tears it down, H halts everything, Ctrl-C tears down and quits",
-            true,
-        );
-        return vec![];
-    }
-    app.quit = Quit::Now;
-    vec![]
-}
-
-/// Runs from now on use the targets of `bundle`.
-fn use_bundle(app: &mut App, bundle: &str) -> Vec<Command> {
-    if !app.setup.bundles.contains_key(bundle) {
-        let known: Vec<&str> = app.setup.bundles.keys().map(String::as_str).collect();
-        app.say(
-            format!("no target named \"{bundle}\"; known: {}", known.join(", ")),
-            true,
-        );
-        return vec![];
-    }
-    app.bundle = bundle.to_string();
-    app.say(format!("runs now use the targets of \"{bundle}\""), false);
-    vec![Command::CheckTargets]
-}
-
-/// Replaces a bundle's PostgreSQL connection string with one edited on screen.
-fn set_conn(app: &mut App, bundle: &str, conn: &str) -> Vec<Command> {
-    let parsed = crate::driver::postgres::conn::PgConnSpec::parse(conn);
-    let pg = app
-        .setup
-        .bundles
-        .get_mut(bundle)
-        .and_then(|t| t.postgres.as_mut());
-    match (pg, parsed) {
-        (Some(pg), Ok(spec)) => {
-            pg.conn = spec;
-            app.say(format!("{bundle}: connection string changed"), false);
-            vec![Command::CheckTargets]
-        }
-        (None, _) => {
-            app.say(format!("{bundle} has no PostgreSQL target to change"), true);
-            vec![]
-        }
-        (_, Err(e)) => {
-            app.say(e.to_string(), true);
-            vec![]
-        }
     }
 }
 

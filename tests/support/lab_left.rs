@@ -50,3 +50,17 @@ pub fn assert_nothing_left(state: &Path, record: &LabRecord) {
         }
     }
 }
+
+/// Runs `chaosdeck lab down` for a state folder when dropped, so a failing test
+/// leaves no lab behind (the owner, if alive, is asked to take it down first).
+pub struct LabDownOnDrop(pub std::path::PathBuf);
+
+impl Drop for LabDownOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
+            .arg("--state-dir")
+            .arg(&self.0)
+            .args(["lab", "down"])
+            .output();
+    }
+}
