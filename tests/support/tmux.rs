@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 /// A private tmux server running one command in a pane of a fixed size.
 pub struct Tmux {
     socket: String,
+    /// The server's socket file, removed with the server.
+    socket_path: Option<std::path::PathBuf>,
 }
 
 impl Tmux {
@@ -23,7 +25,13 @@ impl Tmux {
             .status()
             .expect("tmux is needed for the console's end-to-end tests: apt-get install tmux (scripts/test installs it)");
         assert!(status.success(), "tmux new-session failed");
-        let tmux = Tmux { socket };
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+        };
+        let path = tmux.run(&["display-message", "-p", "#{socket_path}"]);
+        tmux.socket_path =
+            Some(path.trim().into()).filter(|p: &std::path::PathBuf| p.is_absolute());
         tmux.run(&["set-option", "-g", "remain-on-exit", "on"]);
         tmux
     }
@@ -89,6 +97,9 @@ impl Drop for Tmux {
         let _ = Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
             .status();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
