@@ -39,6 +39,8 @@ fn in_process() -> Duration {
         one_off_probes: vec![],
         max_severity: None,
         state_dir: "/tmp".into(),
+        host_disk: "/".into(),
+        host_name: "lab-host".into(),
         report_dir: "/tmp".into(),
     };
     let options = Options {

@@ -224,7 +224,15 @@ fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
 }
 
 #[test]
-fn sigterm_during_a_pause_ends_the_game_day_before_the_next_fault() {
+fn sigterm_or_sighup_during_a_pause_ends_the_game_day_before_the_next_fault() {
+    use nix::sys::signal::Signal;
+    // SIGHUP: the terminal or SSH session of the operator went away.
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        game_day_stopped_in_a_pause_by(signal);
+    }
+}
+
+fn game_day_stopped_in_a_pause_by(signal: nix::sys::signal::Signal) {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -253,23 +261,22 @@ fn sigterm_during_a_pause_ends_the_game_day_before_the_next_fault() {
         "{seen:#?}"
     );
     let started = std::time::Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
-        "it waited out the pause"
+        "{signal}: it waited out the pause"
     );
     let rest = rest.join("\n");
     assert!(
         rest.contains("stopped: interrupted during a pause"),
         "{rest}"
     );
-    assert!(!d.join("stuck").exists(), "the second fault never ran");
+    assert!(
+        !d.join("stuck").exists(),
+        "{signal}: the second fault never ran"
+    );
     // The first run passed no probes, so its verdict says recovery was not measured.
     assert_eq!(status.code(), Some(1), "{rest}");
 }

@@ -51,6 +51,8 @@ fn app_on(conn: &str, read_only: bool) -> App {
         one_off_probes: vec![],
         max_severity: None,
         state_dir: "/nonexistent/state".into(),
+        host_disk: "/".into(),
+        host_name: "lab-host".into(),
         report_dir: "/nonexistent/reports".into(),
     };
     let options = Options {
@@ -386,4 +388,19 @@ fn drawing_into_tiny_areas_does_not_panic() {
     for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5)] {
         screen(&app, w, h);
     }
+}
+
+#[test]
+fn esc_during_preflight_stops_the_run_before_its_gate() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&cmds[..], [Command::StartRun { .. }]), "{cmds:?}");
+    let cmds = key(&mut app, KeyCode::Esc);
+    assert_eq!(
+        cmds,
+        vec![Command::Engine(EngineCmd::Stop(
+            chaosdeck::engine::StopReason::Operator
+        ))]
+    );
 }

@@ -81,6 +81,8 @@ fn start() -> Console {
         one_off_probes: vec![],
         max_severity: None,
         state_dir: state.path().to_path_buf(),
+        host_disk: "/".into(),
+        host_name: "lab-host".into(),
         report_dir: state.path().to_path_buf(),
     };
     let options = Options {

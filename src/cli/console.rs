@@ -238,6 +238,8 @@ fn prepare(
         one_off_probes,
         max_severity: args.max_severity,
         state_dir: state_dir.to_path_buf(),
+        host_disk: super::run::host_disk(Some(&state_dir.to_path_buf())),
+        host_name: sysinfo::System::host_name().unwrap_or_else(|| "this-host".into()),
         report_dir,
     };
     let options = Options {

@@ -42,19 +42,20 @@ pub enum Executed {
     Panicked { message: String, all_verified: bool },
 }
 
-/// Whether Ctrl-C or SIGTERM has arrived, and which came first.
+/// Whether Ctrl-C, SIGTERM or SIGHUP has arrived, and which came first.
 pub type StopSignal = watch::Receiver<Option<StopReason>>;
 
-/// Listens for Ctrl-C and SIGTERM for the whole command. Once tokio handles a
+/// Listens for Ctrl-C, SIGTERM and SIGHUP for the whole command. Once tokio handles a
 /// signal, the default action (ending the process) is gone for good, so one listener
 /// serves every experiment of a game day and the pauses between them.
 pub fn listen_for_stops() -> StopSignal {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = watch::channel(None);
     tokio::spawn(async move {
-        let (Ok(mut int), Ok(mut term)) = (
+        let (Ok(mut int), Ok(mut term), Ok(mut hangup)) = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         ) else {
             tracing::warn!("cannot listen for signals; Ctrl-C will not tear down");
             // Keep the sender: a closed channel would read as "never stopped" anyway.
@@ -64,6 +65,8 @@ pub fn listen_for_stops() -> StopSignal {
             let reason = tokio::select! {
                 _ = int.recv() => StopReason::Interrupt,
                 _ = term.recv() => StopReason::Terminate,
+                // The terminal or SSH session went away: tear down as for SIGTERM.
+                _ = hangup.recv() => StopReason::Terminate,
             };
             tx.send_if_modified(|seen| {
                 let first = seen.is_none();

@@ -48,7 +48,7 @@ async fn up(state_dir: &Path) -> Status {
     println!("  targets: {}", lab.config_path.display());
     println!("  game day: {}", lab.plan_path.display());
     println!(
-        "Open the console on it in this process's absence with: chaosdeck --config {}",
+        "In another terminal: chaosdeck --config {}  (network faults need the console that started the lab)",
         lab.config_path.display()
     );
     println!("Ctrl-C takes the lab down.");

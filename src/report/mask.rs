@@ -14,7 +14,7 @@ use crate::engine::record::{GamedayRecord, RunRecord};
 const URL_SCHEMES: [&str; 2] = ["postgresql://", "postgres://"];
 
 /// Free text with every password in it replaced by `***`.
-pub(crate) fn text(text: &str) -> String {
+pub fn text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = find_url(rest) {

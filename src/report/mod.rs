@@ -18,6 +18,9 @@ mod mask;
 mod observed;
 pub mod scorecard;
 
+/// Free text with every password in it (`password=…`, URLs) replaced by `***`.
+pub use mask::text as mask_text;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::io;

@@ -161,7 +161,7 @@ impl App {
 
     /// Shows a message on the status line for a few seconds.
     pub fn say(&mut self, text: impl Into<String>, error: bool) {
-        let text = crate::driver::postgres::conn::mask_password(&text.into());
+        let text = crate::report::mask_text(&text.into());
         self.flash = Some(Flash {
             text,
             error,

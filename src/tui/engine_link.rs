@@ -36,6 +36,10 @@ pub struct Setup {
     pub one_off_probes: Vec<ProbeSpec>,
     pub max_severity: Option<Severity>,
     pub state_dir: PathBuf,
+    /// The disk the host sampler watches, and this host's name (the critical gate asks
+    /// for it): both read once before the console opens, not on its loop.
+    pub host_disk: PathBuf,
+    pub host_name: String,
     /// Where `e` writes reports.
     pub report_dir: PathBuf,
 }
@@ -134,10 +138,10 @@ impl Link {
             probes,
             observe: app.setup.observe(),
             observe_for: None,
-            host_disk: host_disk(&app.setup.state_dir),
+            host_disk: app.setup.host_disk.clone(),
         };
         let kind = resolved.spec.target;
-        let target_name = short_name(kind, &resolved.targets, &app.bundle);
+        let target_name = short_name(kind, &resolved.targets, &app.bundle, &app.setup.host_name);
         let target = resolved
             .targets
             .describe(kind)
@@ -290,16 +294,8 @@ impl Link {
     }
 }
 
-/// The disk the host sampler watches: the one holding the state folder.
-fn host_disk(state_dir: &std::path::Path) -> PathBuf {
-    match state_dir.exists() {
-        true => state_dir.to_path_buf(),
-        false => PathBuf::from("/"),
-    }
-}
-
 /// The short name of a target that the critical gate asks the operator to type.
-pub fn short_name(kind: TargetKind, targets: &Targets, bundle: &str) -> String {
+pub fn short_name(kind: TargetKind, targets: &Targets, bundle: &str, host: &str) -> String {
     if bundle != super::console::FLAGS_BUNDLE {
         return bundle.to_string();
     }
@@ -311,7 +307,7 @@ pub fn short_name(kind: TargetKind, targets: &Targets, bundle: &str) -> String {
         TargetKind::Docker => targets.container.as_ref().map(|c| c.container.to_string()),
         TargetKind::Process => targets.process.as_ref().map(|p| p.selector.to_string()),
         TargetKind::Proxy => targets.proxy.as_ref().map(|p| p.listen.to_string()),
-        TargetKind::Host => sysinfo::System::host_name(),
+        TargetKind::Host => Some(host.to_string()),
         TargetKind::Command | TargetKind::Kubernetes | TargetKind::Compound => None,
     };
     named.unwrap_or_else(|| kind.to_string())

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::driver::postgres::conn::mask_password;
 use crate::driver::Verification;
 use crate::engine::journal::{dangling_in, Dangling, Event, Record};
 
@@ -95,7 +94,7 @@ fn fold_run(run: &str, records: &[&Record], dangling: &[Dangling]) -> HistoryRow
             Event::Approved { target, how, .. } => {
                 row.fault = record.fault.clone();
                 named = true;
-                row.target = mask_secrets(target);
+                row.target = crate::report::mask_text(target);
                 row.approved_by = Some(how.clone());
             }
             Event::Verdict {
@@ -134,9 +133,9 @@ fn status(run: &str, steps: usize, dangling: &[Dangling]) -> RunStatus {
         match d.last.as_ref().map(|r| &r.event) {
             Some(Event::Undone {
                 verification: Verification::Residual(why),
-            }) => residual.push(mask_secrets(why)),
+            }) => residual.push(crate::report::mask_text(why)),
             Some(Event::UndoFailed { error }) => {
-                residual.push(format!("undo failed: {}", mask_secrets(error)))
+                residual.push(format!("undo failed: {}", crate::report::mask_text(error)))
             }
             _ => return RunStatus::On,
         }
@@ -148,41 +147,6 @@ fn status(run: &str, steps: usize, dangling: &[Dangling]) -> RunStatus {
     } else {
         RunStatus::NotInjected
     }
-}
-
-/// Free text with every password in it replaced by `***`: `password=…` key-values and
-/// the password of any `postgres://` or `postgresql://` URL inside the text.
-pub fn mask_secrets(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let at = ["postgresql://", "postgres://"]
-            .iter()
-            .filter_map(|scheme| rest.find(scheme))
-            .min();
-        let Some(at) = at else {
-            out.push_str(&mask_keeping_spaces(rest));
-            return out;
-        };
-        out.push_str(&mask_keeping_spaces(&rest[..at]));
-        let end = rest[at..]
-            .find(|c: char| c.is_whitespace() || c == ',')
-            .map_or(rest.len(), |i| at + i);
-        out.push_str(&mask_password(&rest[at..end]));
-        rest = &rest[end..];
-    }
-}
-
-/// `mask_password` on text that holds no URL, keeping the spaces around it.
-fn mask_keeping_spaces(text: &str) -> String {
-    let start = text.len() - text.trim_start().len();
-    let end = text.trim_end().len().max(start);
-    format!(
-        "{}{}{}",
-        &text[..start],
-        mask_password(&text[start..end]),
-        &text[end..]
-    )
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::catalog::{Category, FaultSpec, Severity};
-use crate::driver::postgres::conn::mask_password;
 use crate::engine::record::{RunRecord, TimelineEntry};
 use crate::engine::runner::EngineEvent;
 use crate::engine::{Phase, ProbeRole};
 use crate::observe::{MetricBatch, ProbeSample};
+use crate::report::mask_text;
 
 mod series;
 #[cfg(test)]
@@ -103,7 +103,7 @@ impl LiveState {
             fault_name: fault.name.clone(),
             severity: fault.severity,
             category: fault.category,
-            target: mask_password(&target),
+            target: mask_text(&target),
             phase: Phase::Preflight,
             started: now,
             injected_at: None,
@@ -124,7 +124,11 @@ impl LiveState {
         match event {
             EngineEvent::Phase(phase) => self.set_phase(*phase, now),
             EngineEvent::Timeline(entry) => {
-                self.timeline.push(entry.clone());
+                // A driver or a note may quote a connection string.
+                self.timeline.push(TimelineEntry {
+                    text: mask_text(&entry.text),
+                    ..entry.clone()
+                });
                 if self.timeline.len() > TIMELINE_LIMIT {
                     let excess = self.timeline.len() - TIMELINE_LIMIT;
                     self.timeline.drain(..excess);
@@ -135,7 +139,7 @@ impl LiveState {
             EngineEvent::Metrics(batch) => self.fold_metrics(batch),
             EngineEvent::GateNeeded { blast_radius } => {
                 self.gate_needed = true;
-                self.blast_radius = blast_radius.iter().map(|b| mask_password(b)).collect();
+                self.blast_radius = blast_radius.iter().map(|b| mask_text(b)).collect();
                 true
             }
             EngineEvent::Finished(record) => {
@@ -233,7 +237,7 @@ impl LiveState {
         row.last = Some(ProbeReading {
             up: sample.up,
             latency: sample.latency,
-            detail: mask_password(&sample.detail),
+            detail: mask_text(&sample.detail),
             at: sample.at,
         });
         true
@@ -254,7 +258,7 @@ impl LiveState {
         let errors_changed = match &batch.error {
             Some(message) => {
                 let error = SourceError {
-                    message: mask_password(message),
+                    message: mask_text(message),
                     last_reading: self.last_reading.get(&batch.source).copied(),
                 };
                 self.sampler_errors
@@ -274,7 +278,7 @@ impl ProbeRow {
     fn new(role: ProbeRole) -> ProbeRow {
         ProbeRow {
             name: role.name,
-            check: mask_password(&role.check),
+            check: mask_text(&role.check),
             steady_state: role.steady_state,
             guard: role.guard,
             last: None,

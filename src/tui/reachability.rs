@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 use crate::catalog::{Action, Catalog, FaultSpec, Precondition, TargetKind};
 use crate::driver::command::find_program;
 use crate::driver::docker::{self, DockerTarget};
-use crate::driver::postgres::conn::{describe, mask_password};
+use crate::driver::postgres::conn::describe;
 use crate::driver::postgres::PgTarget;
 use crate::driver::process::{procfs, resolve_pid, ProcessTarget};
 use crate::driver::targets::{ProxyTarget, Targets};
 use crate::driver::DriverError;
 use crate::lab::LabError;
+use crate::report::mask_text;
 use crate::tui::screens::catalog::Availability;
 use crate::tui::screens::targets::{Reach, TargetPart};
 
@@ -48,7 +49,7 @@ where
 {
     let target = target.as_ref()?;
     let reach = match tokio::time::timeout(timeout, check(target)).await {
-        Ok(Reach::Down(why)) => Reach::Down(mask_password(&why)),
+        Ok(Reach::Down(why)) => Reach::Down(mask_text(&why)),
         Ok(reach) => reach,
         Err(_) => Reach::Down(format!(
             "no answer within {}",
@@ -230,11 +231,26 @@ fn judge<'a>(
         }
     }
     for program in &needs.programs {
-        if find_program(program).is_none() {
+        if !on_path(program) {
             return Availability::Unavailable(format!("{program} not found on PATH"));
         }
     }
     Availability::Ready
+}
+
+/// Whether `program` is on `PATH`, looked up once per program: the console asks
+/// again on every reachability result, from its loop, which must not touch the disk
+/// each time (the first lookups happen as the console opens, before the loop).
+fn on_path(program: &str) -> bool {
+    static SEEN: OnceLock<std::sync::Mutex<std::collections::BTreeMap<String, bool>>> =
+        OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let Ok(mut seen) = seen.lock() else {
+        return find_program(program).is_some();
+    };
+    *seen
+        .entry(program.to_string())
+        .or_insert_with(|| find_program(program).is_some())
 }
 
 fn gather<'a>(

@@ -315,10 +315,9 @@ fn prepare_action(app: &mut App, action: Action) -> Vec<Command> {
             app.prepare = None;
             app.screen = Screen::Catalog;
         }
+        // Preflight runs before the gate: stopping it injects nothing.
         Action::Back => {
-            return vec![Command::Engine(EngineCmd::Refuse {
-                why: "cancelled during preflight".into(),
-            })]
+            return vec![Command::Engine(EngineCmd::Stop(StopReason::Operator))];
         }
         _ => {}
     }

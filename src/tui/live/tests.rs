@@ -247,3 +247,25 @@ fn containers_are_named_once_each() {
     live.apply(&event, base);
     assert_eq!(live.containers(), vec!["a", "a-b", "a.b"]);
 }
+
+#[test]
+fn timeline_lines_never_carry_a_password_to_the_screen() {
+    let base = Instant::now();
+    let mut live = state(base);
+    for text in [
+        "reconnecting to postgres://app:s3cret@db:5432/shop",
+        "note: tried host=db user=app password=s3cret by hand",
+    ] {
+        let entry = TimelineEntry {
+            offset_ms: 10,
+            kind: crate::engine::record::TimelineKind::Note,
+            text: text.into(),
+        };
+        live.apply(&EngineEvent::Timeline(entry), base);
+    }
+    assert_eq!(live.timeline.len(), 2);
+    for entry in &live.timeline {
+        assert!(!entry.text.contains("s3cret"), "{}", entry.text);
+        assert!(entry.text.contains("***"), "{}", entry.text);
+    }
+}

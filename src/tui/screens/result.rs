@@ -12,8 +12,8 @@ use ratatui::widgets::{Block, Borders, Widget};
 
 use super::severity_span;
 use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord, TeardownStep};
+use crate::report::mask_text;
 use crate::tui::fit::{cut_line, ms, width, wrap};
-use crate::tui::history::mask_secrets;
 use crate::tui::theme::{Meaning, Theme};
 
 /// Width of the label column (`time to recover  `).
@@ -93,7 +93,7 @@ fn lines(
         push_wrapped(
             &mut out,
             "  • ",
-            &mask_secrets(reason),
+            &mask_text(reason),
             theme.style(Meaning::Text),
             max,
         );
@@ -173,7 +173,7 @@ fn facts(record: &RunRecord, theme: &Theme) -> Vec<Line<'static>> {
             vec![severity_span(record.fault.severity, theme)],
             theme,
         ),
-        fact_text("target", &mask_secrets(&record.target), theme),
+        fact_text("target", &mask_text(&record.target), theme),
     ];
     if let Some(approval) = record.approvals.first() {
         lines.push(fact_text("approved by", &approval.by, theme));
@@ -241,7 +241,7 @@ fn teardown_step(out: &mut Vec<Line<'static>>, step: &TeardownStep, theme: &Them
     if step.verified {
         return;
     }
-    let result = mask_secrets(&step.result);
+    let result = mask_text(&step.result);
     let what = if let Some(why) = result.strip_prefix("residual: ") {
         why.to_string()
     } else if let Some(why) = result.strip_prefix("failed: ") {
@@ -295,7 +295,7 @@ fn report_lines(
             push_wrapped(out, "report: ", &where_, theme.style(Meaning::Text), max);
         }
         Some(Err(error)) => {
-            let text = format!("report not written: {}", mask_secrets(error));
+            let text = format!("report not written: {}", mask_text(error));
             push_wrapped(out, "", &text, theme.style(Meaning::FlashError), max);
         }
     }
