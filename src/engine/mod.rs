@@ -9,6 +9,7 @@ pub mod probe_track;
 pub mod record;
 pub mod recover;
 pub mod run;
+pub mod run_store;
 pub mod runner;
 pub mod series_stats;
 pub mod step;
