@@ -71,6 +71,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run a game-day plan: several experiments in order, with a scorecard.
     Gameday(GamedayArgs),
+    /// The report of a finished run again, by run id; with no id, the saved runs.
+    Report(ReportArgs),
     /// The lab: a small live system on this machine to break and watch recover.
     Lab(LabArgs),
     /// The process that holds an injected fault; `inject` starts it itself.
@@ -327,6 +329,20 @@ pub struct GamedayArgs {
     #[arg(long, value_name = "FILE.md")]
     pub report: Option<PathBuf>,
     /// Print the game day's record as JSON on stdout (progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A saved run's id (or a unique start of it), or a JSON record file; with none,
+    /// the saved runs are listed, newest first.
+    #[arg(value_name = "RUN_ID|FILE")]
+    pub run: Option<String>,
+    /// Write the Markdown report here and the JSON report beside it, as `run --report` does.
+    #[arg(long, value_name = "FILE.md")]
+    pub out: Option<PathBuf>,
+    /// Print JSON: the run's record, or the list of saved runs.
     #[arg(long)]
     pub json: bool,
 }

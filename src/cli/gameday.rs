@@ -12,6 +12,7 @@ use crate::catalog::Catalog;
 use crate::engine::gameday::Plan;
 use crate::engine::journal::{now_rfc3339, Journal};
 use crate::engine::record::{GamedayRecord, Outcome};
+use crate::engine::run_store::RunStore;
 use crate::engine::runner::Experiment;
 
 pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
@@ -106,6 +107,7 @@ async fn run_plan(
         stopped: None,
     };
     let stop = super::execute::listen_for_stops();
+    let store = RunStore::beside(&journal);
     let total = experiments.len();
     for (i, planned) in experiments.into_iter().enumerate() {
         let Planned {
@@ -132,6 +134,7 @@ async fn run_plan(
                 interrupted,
             } => {
                 progress.line(&format!("  verdict: {}", run.verdict.summary()));
+                super::report::save(&store, &run);
                 let failed_teardown = run.verdict.outcome == Outcome::TeardownFailed;
                 record.runs.push(*run);
                 if failed_teardown {

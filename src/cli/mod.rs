@@ -11,6 +11,7 @@ mod inject;
 mod lab;
 mod list;
 pub mod logging;
+mod report;
 mod run;
 mod show;
 mod targets;
@@ -94,6 +95,7 @@ pub fn run(cli: Cli) -> Status {
             },
             &args,
         ),
+        Command::Report(args) => report::run(cli.state_dir.as_ref(), &args),
         Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Lab(args) => lab::run(
             &cli.state_dir

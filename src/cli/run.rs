@@ -13,6 +13,7 @@ use crate::config::{parse_probe_flag, Config, ObserveConfig};
 use crate::engine::experiment::{self, Watch};
 use crate::engine::journal::{default_state_dir, new_run_id, Journal};
 use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord};
+use crate::engine::run_store::RunStore;
 use crate::engine::runner::Experiment;
 
 /// Where a run reads from and writes to.
@@ -47,6 +48,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
         "Running {} ({}, {}) as run {}",
         exp.spec.id, exp.spec.name, exp.spec.severity, exp.run_id
     ));
+    let store = RunStore::beside(&journal);
     let executed = runtime.block_on(async {
         let stop = super::execute::listen_for_stops();
         execute(exp, journal, approved_by, progress, stop).await
@@ -64,6 +66,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
             };
         }
     };
+    super::report::save(&store, &record);
     let shapes = Shapes {
         write: crate::report::write_report,
         json: crate::report::run_json,

@@ -16,6 +16,7 @@ use crate::config::{Config, ObserveConfig};
 use crate::driver::targets::Targets;
 use crate::engine::experiment::{self, Watch};
 use crate::engine::journal::{new_run_id, Journal};
+use crate::engine::run_store::RunStore;
 use crate::engine::runner::{run_experiment, EngineCmd, GateMode};
 use crate::observe::ProbeSpec;
 
@@ -166,12 +167,9 @@ impl Link {
         let journal = self.journal.clone();
         tokio::spawn(async move {
             let _ = msgs.send(Msg::RunStarted(Box::new(start))).await;
-            let engine = tokio::spawn(run_experiment(
-                exp,
-                journal.clone(),
-                GateMode::Ask,
-                cmd_rx,
-                event_tx,
+            let engine = tokio::spawn(RunStore::beside(&journal).save_when_done(
+                crate::report::run_json,
+                run_experiment(exp, journal.clone(), GateMode::Ask, cmd_rx, event_tx),
             ));
             while let Some(event) = event_rx.recv().await {
                 if msgs.send(Msg::Engine(event)).await.is_err() {
