@@ -73,6 +73,9 @@ pub enum Command {
     Gameday(GamedayArgs),
     /// The report of a finished run again, by run id; with no id, the saved runs.
     Report(ReportArgs),
+    /// Check this machine and the targets: state folder, journal, dangling faults,
+    /// Docker, the lab's PostgreSQL binaries and busybox, each target's reachability.
+    Doctor(DoctorArgs),
     /// The lab: a small live system on this machine to break and watch recover.
     Lab(LabArgs),
     /// The process that holds an injected fault; `inject` starts it itself.
@@ -343,6 +346,18 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE.md")]
     pub out: Option<PathBuf>,
     /// Print JSON: the run's record, or the list of saved runs.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Check only this target of --config (the quick target flags add to it).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
 }

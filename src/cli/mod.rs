@@ -4,6 +4,7 @@
 pub mod approval;
 pub mod args;
 mod console;
+mod doctor;
 mod execute;
 mod gameday;
 mod hold;
@@ -96,6 +97,14 @@ pub fn run(cli: Cli) -> Status {
             &args,
         ),
         Command::Report(args) => report::run(cli.state_dir.as_ref(), &args),
+        Command::Doctor(args) => doctor::run(
+            &run::Context {
+                catalog_dirs: &cli.catalog_dirs,
+                state_dir: cli.state_dir.as_ref(),
+                config: cli.config.as_ref(),
+            },
+            &args,
+        ),
         Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Lab(args) => lab::run(
             &cli.state_dir

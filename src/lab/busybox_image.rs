@@ -48,8 +48,9 @@ pub async fn docker_connect() -> Result<Docker, LabError> {
     Ok(docker)
 }
 
-/// Builds the busybox image unless an image with its tag exists; returns the tag.
-pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, LabError> {
+/// The static busybox binary the image is built from; a missing or dynamically
+/// linked one is an error saying how to get the right one.
+pub fn read_static_busybox() -> Result<Vec<u8>, LabError> {
     let path = Path::new(BUSYBOX_PATH);
     let busybox = std::fs::read(path).map_err(|e| LabError::BusyboxMissing {
         path: path.to_path_buf(),
@@ -59,6 +60,13 @@ pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, LabError> {
         path: path.to_path_buf(),
         reason,
     })?;
+    Ok(busybox)
+}
+
+/// Builds the busybox image unless an image with its tag exists; returns the tag.
+pub async fn ensure_busybox_image(docker: &Docker) -> Result<String, LabError> {
+    let path = Path::new(BUSYBOX_PATH);
+    let busybox = read_static_busybox()?;
     let mut hash = Fnv64::new();
     hash.write(LAYOUT_VERSION.as_bytes());
     hash.write(DOCKERFILE.as_bytes());

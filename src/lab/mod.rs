@@ -22,4 +22,5 @@ pub use busybox_image::{
 };
 pub use error::{Component, LabError};
 pub use pg_cluster::{PgCluster, PgClusterOptions};
+pub(crate) use pg_host::find_bin_dir;
 pub use pg_host::PG_BIN_ENV;
