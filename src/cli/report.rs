@@ -94,7 +94,8 @@ fn list(store: &RunStore, json: bool) -> Status {
 fn table(runs: &[SavedRun], dir: &Path) -> String {
     if runs.is_empty() {
         return format!(
-            "No saved runs in {}: `chaosdeck run`, `gameday` and the console save each finished run there.\n",
+            "No saved runs in {}: `chaosdeck run`, `gameday` and the console save each \
+             finished run there.\n",
             dir.display()
         );
     }
