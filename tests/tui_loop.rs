@@ -1,7 +1,11 @@
 //! The console's loop on a backend that counts frames: an idle console draws once and
 //! then nothing until something changes; a key answers with one frame; a burst of
-//! engine events becomes few frames, not one per event.
+//! engine events becomes few frames, not one per event; during a run, new readings
+//! wait for the clock's once-a-second tick while a probe going down draws at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "dashboard_support/mod.rs"]
+mod dashboard_support;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -12,6 +16,9 @@ use std::time::Duration;
 use chaosdeck::catalog::Catalog;
 use chaosdeck::driver::targets::Targets;
 use chaosdeck::engine::journal::Journal;
+use chaosdeck::engine::runner::EngineEvent;
+use chaosdeck::observe::ProbeSample;
+use chaosdeck::tui::app::Screen;
 use chaosdeck::tui::console::{initial_app, Options, FLAGS_BUNDLE};
 use chaosdeck::tui::engine_link::{Link, Setup};
 use chaosdeck::tui::event_loop;
@@ -23,6 +30,7 @@ use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use ratatui::Terminal;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// A `TestBackend` that counts frames (one flush per frame).
 struct Counting {
@@ -72,6 +80,10 @@ struct Console {
 }
 
 fn start() -> Console {
+    start_with(|_| {})
+}
+
+fn start_with(prepare: impl FnOnce(&mut chaosdeck::tui::app::App)) -> Console {
     let state = tempfile::tempdir().unwrap();
     let setup = Setup {
         catalog: Catalog::builtin().unwrap(),
@@ -93,6 +105,7 @@ fn start() -> Console {
     };
     let journal = Journal::open(state.path()).unwrap();
     let mut app = initial_app(setup, options, journal.path().to_path_buf());
+    prepare(&mut app);
     let frames = Arc::new(AtomicUsize::new(0));
     let backend = Counting {
         inner: TestBackend::new(160, 48),
@@ -167,4 +180,58 @@ async fn a_burst_of_engine_events_becomes_a_few_frames() {
         .await
         .expect("q quits")
         .unwrap();
+}
+
+fn probe_check(up: bool, latency_ms: u64) -> Msg {
+    Msg::Engine(EngineEvent::Probe(ProbeSample {
+        probe: 0,
+        at: Instant::now(),
+        up,
+        latency: Duration::from_millis(latency_ms),
+        detail: String::new(),
+    }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn readings_wait_for_the_clock_and_a_probe_going_down_draws_at_once() {
+    let base = Instant::now();
+    let console = start_with(|app| {
+        app.live = Some(dashboard_support::live(
+            base,
+            "db-max-connections",
+            dashboard_support::TARGET,
+            &["app-health"],
+            300,
+        ));
+        app.run_active = true;
+        app.screen = Screen::Live;
+    });
+    let frames = || console.frames.load(Ordering::SeqCst);
+    // t = 0.05 s: the first frame.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(frames(), 1, "the first frame");
+    // The probe's first check is news (whether it is up), drawn once a frame
+    // interval (250 ms) has passed since the last frame.
+    console.tx.send(probe_check(true, 3)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(frames(), 2, "the first check draws");
+    // Readings at 40 a second from t = 0.3 s until t = 0.95 s: the probe stays up.
+    for i in 0..26 {
+        console.tx.send(probe_check(true, 3 + i % 5)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        frames(),
+        2,
+        "readings alone do not draw before the clock ticks"
+    );
+    // t = 1.0 s: the clock ticks and draws them.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(frames(), 3, "the clock's tick draws the waiting readings");
+    // t = 1.3 s: the probe goes down; that is drawn now, not at t = 2 s.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    console.tx.send(probe_check(false, 1000)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(frames(), 4, "a probe going down draws at once");
+    console.done.abort();
 }

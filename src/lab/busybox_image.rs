@@ -35,14 +35,20 @@ pub fn docker_host() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
 }
 
-/// Connects to the local Docker engine (honouring `DOCKER_HOST`) and settles on the API
-/// version the engine speaks.
+/// Connects to the local Docker engine (honouring `DOCKER_HOST`; a Unix socket's
+/// connections are kept between requests) and settles on the API version the engine
+/// speaks.
 pub async fn docker_connect() -> Result<Docker, LabError> {
     let unreachable = |source| LabError::DockerUnreachable {
         host: docker_host(),
         source,
     };
-    let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+    let host = std::env::var("DOCKER_HOST").ok();
+    let docker = match super::docker_socket::unix_socket_path(host.as_deref()) {
+        Some(path) => super::docker_socket::connect_unix(path),
+        None => Docker::connect_with_defaults(),
+    }
+    .map_err(unreachable)?;
     let docker = docker.negotiate_version().await.map_err(unreachable)?;
     docker.ping().await.map_err(unreachable)?;
     Ok(docker)

@@ -7,6 +7,7 @@ pub mod containers;
 mod demo_db;
 mod demo_http;
 pub mod demo_service;
+mod docker_socket;
 pub mod error;
 pub mod lab_files;
 pub mod load_gen;

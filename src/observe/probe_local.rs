@@ -29,10 +29,16 @@ pub(crate) async fn check_process(selector: &ProcessSelector) -> Outcome {
 }
 
 fn process_state(selector: &ProcessSelector) -> Outcome {
-    let pid = find_pid(selector)?;
-    let name = procfs::comm(pid).unwrap_or_else(|| "process".to_string());
-    let Some(stat) = procfs::read_stat(pid) else {
-        return Err(format!("{name} (pid {pid}) has exited"));
+    let pid = match selector {
+        // A plain pid is read once (the stat line carries the name); the lookup's
+        // refusals (init, chaosdeck itself, gone) are worded once, by the lookup.
+        ProcessSelector::Pid(pid) if *pid > 1 && *pid != std::process::id() => *pid,
+        _ => find_pid(selector)?,
+    };
+    let Some((stat, name)) = procfs::read_stat_named(pid) else {
+        return Err(find_pid(selector)
+            .err()
+            .unwrap_or_else(|| format!("pid {pid} has exited")));
     };
     let why = match stat.state {
         'T' => "is stopped",

@@ -15,9 +15,11 @@ use super::engine_link::Link;
 use super::msg::Msg;
 use super::update::update;
 
-/// Engine events closer together than this share one frame; keys never wait. Four
-/// frames a second matches the samplers' fastest rate, so graphs move with every
-/// reading and the console draws no more than it must (BENCHMARKS.md, "Console CPU").
+/// News from the engine (a probe going down, a phase, a timeline line) closer
+/// together than this shares one frame; keys never wait. Plain readings (chart
+/// points, latencies) do not ask for a frame: the live clock's tick draws them once a
+/// second, as `bottom` refreshes, so the console draws no more than it must
+/// (BENCHMARKS.md, "The console").
 pub const FRAME: Duration = Duration::from_millis(250);
 
 /// How many messages one wake-up folds in before drawing.

@@ -119,10 +119,10 @@ impl LiveState {
         }
     }
 
-    /// Folds one engine event in; returns whether anything visible changed.
-    pub fn apply(&mut self, event: &EngineEvent, now: Instant) -> bool {
+    /// Folds one engine event in; returns what changed on screen.
+    pub fn apply(&mut self, event: &EngineEvent, now: Instant) -> Change {
         match event {
-            EngineEvent::Phase(phase) => self.set_phase(*phase, now),
+            EngineEvent::Phase(phase) => Change::news(self.set_phase(*phase, now)),
             EngineEvent::Timeline(entry) => {
                 // A driver or a note may quote a connection string.
                 self.timeline.push(TimelineEntry {
@@ -133,18 +133,18 @@ impl LiveState {
                     let excess = self.timeline.len() - TIMELINE_LIMIT;
                     self.timeline.drain(..excess);
                 }
-                true
+                Change::News
             }
             EngineEvent::Probe(sample) => self.fold_probe(sample),
             EngineEvent::Metrics(batch) => self.fold_metrics(batch),
             EngineEvent::GateNeeded { blast_radius } => {
                 self.gate_needed = true;
                 self.blast_radius = blast_radius.iter().map(|b| mask_text(b)).collect();
-                true
+                Change::News
             }
             EngineEvent::Finished(record) => {
                 self.record = Some(record.clone());
-                true
+                Change::News
             }
         }
     }
@@ -225,10 +225,11 @@ impl LiveState {
         changed
     }
 
-    fn fold_probe(&mut self, sample: &ProbeSample) -> bool {
+    fn fold_probe(&mut self, sample: &ProbeSample) -> Change {
         let Some(row) = self.probes.get_mut(sample.probe) else {
-            return false;
+            return Change::Nothing;
         };
+        let flipped = row.last.as_ref().is_none_or(|last| last.up != sample.up);
         row.latencies_ms
             .push_back(u64::try_from(sample.latency.as_millis()).unwrap_or(u64::MAX));
         while row.latencies_ms.len() > LATENCY_HISTORY {
@@ -240,10 +241,13 @@ impl LiveState {
             detail: mask_text(&sample.detail),
             at: sample.at,
         });
-        true
+        match flipped {
+            true => Change::News,
+            false => Change::Readings,
+        }
     }
 
-    fn fold_metrics(&mut self, batch: &MetricBatch) -> bool {
+    fn fold_metrics(&mut self, batch: &MetricBatch) -> Change {
         let t = self.offset_secs(batch.at);
         let window = Self::HISTORY.as_secs_f64();
         for sample in &batch.samples {
@@ -270,7 +274,32 @@ impl LiveState {
                 self.sampler_errors.remove(&batch.source).is_some()
             }
         };
-        errors_changed || !batch.samples.is_empty()
+        match (errors_changed, batch.samples.is_empty()) {
+            (true, _) => Change::News,
+            (false, false) => Change::Readings,
+            (false, true) => Change::Nothing,
+        }
+    }
+}
+
+/// What an engine event changed on screen, which decides how soon it is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Nothing,
+    /// New readings of what was already shown: chart points, latencies. They are
+    /// drawn with the next frame, at the latest with the clock's next tick.
+    Readings,
+    /// Something an operator acts on: a phase, a timeline line, a probe going up or
+    /// down, a sampler failing or coming back, the gate, the verdict.
+    News,
+}
+
+impl Change {
+    fn news(changed: bool) -> Change {
+        match changed {
+            true => Change::News,
+            false => Change::Nothing,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::app::{App, Quit, ResultState, Screen};
 use super::gate::GateState;
-use super::live::LiveState;
+use super::live::{Change, LiveState};
 use super::msg::{Command, RunStart};
 use super::screens::prepare::Stage;
 use crate::engine::run::Phase;
@@ -32,7 +32,11 @@ pub(super) fn run_started(app: &mut App, start: RunStart) -> Vec<Command> {
 pub(super) fn engine_event(app: &mut App, event: EngineEvent) -> Vec<Command> {
     let now = app.now;
     if let Some(live) = &mut app.live {
-        app.dirty |= live.apply(&event, now);
+        // New readings wait for the live clock's next tick (once a second), which
+        // draws them; news is drawn within a frame (BENCHMARKS.md, "The console").
+        if live.apply(&event, now) == Change::News {
+            app.dirty = true;
+        }
     }
     match event {
         EngineEvent::GateNeeded { .. } => {

@@ -16,8 +16,36 @@ pub struct ProcStat {
 
 /// Reads `/proc/<pid>/stat`; `None` when the process does not exist (any more).
 pub fn read_stat(pid: u32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    parse_stat(&read_proc_file(pid, "stat")?)
+}
+
+/// Reads `/proc/<pid>/stat` with the process's name (field 2, the kernel's `comm`),
+/// in one read: probes call it several times a second.
+pub fn read_stat_named(pid: u32) -> Option<(ProcStat, String)> {
+    let text = read_proc_file(pid, "stat")?;
+    let stat = parse_stat(&text)?;
+    let name = text.get(text.find('(')? + 1..text.rfind(')')?)?;
+    Some((stat, name.to_string()))
+}
+
+/// Reads a small `/proc/<pid>/` file: one `read` into a stack buffer when the file
+/// fits (a stat line does), where `read_to_string` makes four calls for it.
+fn read_proc_file(pid: u32, name: &str) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/{name}")).ok()?;
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        let n = file.read(&mut buf[len..]).ok()?;
+        len += n;
+        // The kernel writes such a file whole in one read, newline last.
+        if n == 0 || buf[..len].ends_with(b"\n") {
+            return String::from_utf8(buf[..len].to_vec()).ok();
+        }
+    }
+    let mut text = String::from_utf8(buf.to_vec()).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 /// Parses a stat line. The name (field 2) is in parentheses and may hold spaces and
@@ -40,7 +68,7 @@ pub fn is_same_live(pid: u32, start_time: u64) -> bool {
 
 /// The kernel's short name of a process (`/proc/<pid>/comm`, at most 15 bytes).
 pub fn comm(pid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    let text = read_proc_file(pid, "comm")?;
     Some(text.trim_end_matches('\n').to_string())
 }
 
@@ -107,6 +135,14 @@ mod tests {
     #[test]
     fn a_short_line_is_not_a_stat() {
         assert_eq!(parse_stat("42 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn a_named_stat_keeps_parentheses_inside_the_name() {
+        let me = std::process::id();
+        let (stat, name) = read_stat_named(me).unwrap();
+        assert_eq!(Some(stat), read_stat(me));
+        assert_eq!(Some(name), comm(me));
     }
 
     #[test]

@@ -81,11 +81,17 @@ fn series_are_trimmed_to_the_history_window() {
 fn a_failed_reading_keeps_the_points_and_says_since_when() {
     let base = Instant::now();
     let mut live = state(base);
-    assert!(live.apply(&batch(base, 1.0, "postgres", Some(40.0), None), base));
-    assert!(live.apply(
-        &batch(base, 2.0, "postgres", None, Some("connection refused")),
-        base
-    ));
+    assert_eq!(
+        live.apply(&batch(base, 1.0, "postgres", Some(40.0), None), base),
+        Change::Readings
+    );
+    assert_eq!(
+        live.apply(
+            &batch(base, 2.0, "postgres", None, Some("connection refused")),
+            base
+        ),
+        Change::News
+    );
     let points = live
         .series("pg.connections.total")
         .unwrap()
@@ -96,11 +102,18 @@ fn a_failed_reading_keeps_the_points_and_says_since_when() {
     assert_eq!(error.message, "connection refused");
     assert_eq!(error.last_reading, Some(base + Duration::from_secs(1)));
     // The same error again changes nothing visible.
-    assert!(!live.apply(
-        &batch(base, 3.0, "postgres", None, Some("connection refused")),
-        base
-    ));
-    assert!(live.apply(&batch(base, 4.0, "postgres", Some(41.0), None), base));
+    assert_eq!(
+        live.apply(
+            &batch(base, 3.0, "postgres", None, Some("connection refused")),
+            base
+        ),
+        Change::Nothing
+    );
+    // Readings again: the error goes, which is news.
+    assert_eq!(
+        live.apply(&batch(base, 4.0, "postgres", Some(41.0), None), base),
+        Change::News
+    );
     assert!(live.sampler_errors.is_empty());
     assert_eq!(live.series("pg.connections.total").unwrap().len(), 2);
 }
@@ -129,7 +142,7 @@ fn the_gate_shows_its_blast_radius_until_the_run_moves_on() {
     let gate = EngineEvent::GateNeeded {
         blast_radius: vec!["hold 97 of 100 connections on primary".into()],
     };
-    assert!(live.apply(&gate, base));
+    assert_eq!(live.apply(&gate, base), Change::News);
     assert!(live.gate_needed);
     assert_eq!(
         live.blast_radius,
@@ -144,8 +157,14 @@ fn observing_starts_the_ttl_once_and_extensions_add_to_it() {
     let base = Instant::now();
     let mut live = state(base);
     let t = |s: u64| base + Duration::from_secs(s);
-    assert!(live.apply(&EngineEvent::Phase(Phase::Observing), t(10)));
-    assert!(!live.apply(&EngineEvent::Phase(Phase::Observing), t(20)));
+    assert_eq!(
+        live.apply(&EngineEvent::Phase(Phase::Observing), t(10)),
+        Change::News
+    );
+    assert_eq!(
+        live.apply(&EngineEvent::Phase(Phase::Observing), t(20)),
+        Change::Nothing
+    );
     assert_eq!(live.injected_at, Some(t(10)));
     assert_eq!(live.ttl_left(t(70)), Some(Duration::from_secs(240)));
     live.extend_ttl(Duration::from_secs(60));
@@ -167,7 +186,8 @@ fn probes_keep_the_latest_check_and_a_bounded_latency_history() {
             latency: Duration::from_millis(i),
             detail: format!("check {i}"),
         };
-        assert!(live.apply(&EngineEvent::Probe(sample), base));
+        // Every check here flips up and down: news each time.
+        assert_eq!(live.apply(&EngineEvent::Probe(sample), base), Change::News);
     }
     let row = &live.probes[0];
     assert_eq!(row.latencies_ms.len(), LATENCY_HISTORY);
@@ -182,7 +202,46 @@ fn probes_keep_the_latest_check_and_a_bounded_latency_history() {
         latency: Duration::ZERO,
         detail: String::new(),
     };
-    assert!(!live.apply(&EngineEvent::Probe(stray), base));
+    assert_eq!(
+        live.apply(&EngineEvent::Probe(stray), base),
+        Change::Nothing
+    );
+}
+
+#[test]
+fn a_probe_that_stays_up_or_down_is_a_reading_and_a_flip_is_news() {
+    let base = Instant::now();
+    let mut live = state(base);
+    let check = |up: bool, ms: u64| {
+        EngineEvent::Probe(ProbeSample {
+            probe: 0,
+            at: base,
+            up,
+            latency: Duration::from_millis(ms),
+            detail: String::new(),
+        })
+    };
+    let seen: Vec<Change> = [
+        (true, 3),
+        (true, 4),
+        (false, 1000),
+        (false, 1000),
+        (true, 2),
+    ]
+    .into_iter()
+    .map(|(up, ms)| live.apply(&check(up, ms), base))
+    .collect();
+    assert_eq!(
+        seen,
+        [
+            Change::News,
+            Change::Readings,
+            Change::News,
+            Change::Readings,
+            Change::News
+        ]
+    );
+    assert_eq!(live.probes[0].latencies_ms.len(), 5);
 }
 
 #[test]
@@ -218,7 +277,10 @@ fn finished_keeps_the_record() {
         },
         notes: vec![],
     };
-    assert!(live.apply(&EngineEvent::Finished(Box::new(record.clone())), base));
+    assert_eq!(
+        live.apply(&EngineEvent::Finished(Box::new(record.clone())), base),
+        Change::News
+    );
     assert_eq!(live.record.as_deref(), Some(&record));
 }
 
