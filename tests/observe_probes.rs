@@ -408,7 +408,7 @@ async fn a_hanging_probe_does_not_delay_its_neighbour() {
     ];
     let (tx, rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let tasks = spawn_probes(&specs, tx, cancel.clone());
+    let tasks = spawn_probes(&specs, tokio::time::Instant::now(), tx, cancel.clone());
     let samples = collect(rx, Duration::from_millis(1050), cancel, tasks).await;
 
     let (hung, tcp): (Vec<_>, Vec<_>) = samples.iter().partition(|s| s.probe == 0);
@@ -441,7 +441,7 @@ async fn cancel_ends_every_probe_within_100ms_even_mid_check() {
     ];
     let (tx, mut rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let tasks = spawn_probes(&specs, tx, cancel.clone());
+    let tasks = spawn_probes(&specs, tokio::time::Instant::now(), tx, cancel.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
     cancel.cancel();
     let cancelled = Instant::now();
@@ -469,7 +469,12 @@ async fn probes_check_at_once_and_stop_when_nobody_listens() {
     probe.interval = Duration::from_secs(60);
     let (tx, mut rx) = mpsc::channel(1);
     let started = Instant::now();
-    let mut tasks = spawn_probes(&[probe.clone()], tx, CancellationToken::new());
+    let mut tasks = spawn_probes(
+        &[probe.clone()],
+        tokio::time::Instant::now(),
+        tx,
+        CancellationToken::new(),
+    );
     let first = rx.recv().await.unwrap();
     assert_up(&first);
     assert!(
@@ -480,7 +485,12 @@ async fn probes_check_at_once_and_stop_when_nobody_listens() {
 
     probe.interval = Duration::from_millis(10);
     let (tx, rx) = mpsc::channel(1);
-    tasks.extend(spawn_probes(&[probe], tx, CancellationToken::new()));
+    tasks.extend(spawn_probes(
+        &[probe],
+        tokio::time::Instant::now(),
+        tx,
+        CancellationToken::new(),
+    ));
     drop(rx);
     tasks.remove(0).abort();
     let last = tasks.pop().unwrap();

@@ -34,7 +34,13 @@ struct Samplers {
 fn start(set: SamplerSet) -> Samplers {
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let cancel = CancellationToken::new();
-    let tasks = spawn_samplers(set, INTERVAL, tx, cancel.clone());
+    let tasks = spawn_samplers(
+        set,
+        INTERVAL,
+        tokio::time::Instant::now(),
+        tx,
+        cancel.clone(),
+    );
     Samplers { rx, cancel, tasks }
 }
 
@@ -468,7 +474,13 @@ async fn samplers_stop_when_the_receiver_is_gone() {
         ..SamplerSet::default()
     };
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let tasks = spawn_samplers(set, INTERVAL, tx, CancellationToken::new());
+    let tasks = spawn_samplers(
+        set,
+        INTERVAL,
+        tokio::time::Instant::now(),
+        tx,
+        CancellationToken::new(),
+    );
     drop(rx);
     for task in tasks {
         timeout(Duration::from_secs(1), task)

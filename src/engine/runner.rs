@@ -114,10 +114,13 @@ pub async fn run_experiment(
     if let Some(running) = &proxy {
         samplers.proxy = Some(running.proxy().stats_reader());
     }
-    let mut tasks = crate::observe::spawn_probes(&specs, probe_tx, cancel.clone());
+    // Probes and samplers tick on one grid, so what falls due together wakes once.
+    let origin = Instant::now();
+    let mut tasks = crate::observe::spawn_probes(&specs, origin, probe_tx, cancel.clone());
     tasks.extend(crate::observe::spawn_samplers(
         samplers,
         exp.sample_interval,
+        origin,
         metric_tx.clone(),
         cancel.clone(),
     ));
@@ -188,7 +191,8 @@ pub async fn run_experiment(
             Some(work) = work_rx.recv() => match work {
                 Work::Injected(Ok(on)) => {
                     if proxy.is_none() {
-                        start_proxy_samplers(&on, &exp, &metric_tx, &cancel, &mut tasks);
+                        let samplers = (origin, &metric_tx, &cancel);
+                        start_proxy_samplers(&on, &exp, samplers, &mut tasks);
                     }
                     let blast = on.steps.iter().map(|s| s.blast_radius.clone()).collect();
                     active = Some(on);
@@ -382,11 +386,18 @@ fn spawn_teardown(active: Active, exp: &Experiment, journal: &Journal, tx: mpsc:
     });
 }
 
+/// Where a sampler started mid-run sends and stops: the run's tick grid, its
+/// channel, its cancel token.
+type SamplerLink<'a> = (
+    Instant,
+    &'a mpsc::Sender<MetricBatch>,
+    &'a CancellationToken,
+);
+
 fn start_proxy_samplers(
     active: &Active,
     exp: &Experiment,
-    tx: &mpsc::Sender<MetricBatch>,
-    cancel: &CancellationToken,
+    (origin, tx, cancel): SamplerLink<'_>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
 ) {
     for step in &active.steps {
@@ -398,6 +409,7 @@ fn start_proxy_samplers(
             tasks.extend(crate::observe::spawn_samplers(
                 set,
                 exp.sample_interval,
+                origin,
                 tx.clone(),
                 cancel.clone(),
             ));

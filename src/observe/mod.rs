@@ -14,6 +14,7 @@ mod host_usage;
 pub mod pg_connections;
 mod proxy_traffic;
 pub mod sampler;
+mod ticks;
 
 pub use pg_connections::MONITOR_APPLICATION_NAME;
 pub use probe::{ProbeCheck, ProbeSample, ProbeSpec};

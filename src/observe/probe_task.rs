@@ -1,5 +1,5 @@
-//! One tokio task per probe. Each checks at once, then every `interval`, and sends
-//! each sample on the channel. Probes share nothing, so a hung target only times out
+//! One tokio task per probe. Each checks at once, then every `interval` on the run's
+//! tick grid (`ticks.rs`), and sends each sample on the channel. Probes share nothing, so a hung target only times out
 //! its own probe. A task ends when the token is cancelled (even mid-check: the check
 //! is dropped, which closes its socket, session or child process) or when the
 //! receiver is gone.
@@ -8,18 +8,22 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::probe::{ProbeSample, ProbeSpec};
 use super::probe_check::ProbeRunner;
+use super::ticks::Ticks;
 
 /// The shortest interval a probe runs at (tokio refuses a zero period).
 const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
-/// Starts one task per probe; samples carry the probe's index in `specs`.
+/// Starts one task per probe; samples carry the probe's index in `specs`. Checks
+/// fall on the grid of ticks counted from `origin` (the run's start), shared with
+/// the samplers.
 pub fn spawn_probes(
     specs: &[ProbeSpec],
+    origin: Instant,
     tx: Sender<ProbeSample>,
     cancel: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
@@ -28,18 +32,18 @@ pub fn spawn_probes(
         .enumerate()
         .map(|(index, spec)| {
             let runner = ProbeRunner::new(index, spec.clone());
-            tokio::spawn(run_probe(runner, tx.clone(), cancel.clone()))
+            let ticks = Ticks::new(origin, spec.interval, MIN_INTERVAL);
+            tokio::spawn(run_probe(runner, ticks, tx.clone(), cancel.clone()))
         })
         .collect()
 }
 
-async fn run_probe(mut runner: ProbeRunner, tx: Sender<ProbeSample>, cancel: CancellationToken) {
-    let mut ticks = tokio::time::interval(runner.spec().interval.max(MIN_INTERVAL));
-    // A check slower than the interval (a timeout) is followed by one more check at
-    // once, and the cadence restarts from there. `Burst` would fire the missed checks
-    // back to back at a target that is already struggling; `Skip` stays on the old
-    // grid, so the next check could come a few milliseconds after the late one.
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+async fn run_probe(
+    mut runner: ProbeRunner,
+    mut ticks: Ticks,
+    tx: Sender<ProbeSample>,
+    cancel: CancellationToken,
+) {
     loop {
         // The first tick completes at once: the first check runs immediately.
         if cancel.run_until_cancelled(ticks.tick()).await.is_none() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::container_stats::ContainerStatsSource;
@@ -20,6 +20,7 @@ use super::host_usage::HostUsageSource;
 use super::pg_connections::PgConnectionsSource;
 use super::proxy_traffic::ProxyTrafficSource;
 use super::sample::{MetricBatch, MetricSample, SamplerSet};
+use super::ticks::Ticks;
 
 /// The shortest interval a sampler runs at; shorter ones are raised to it.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -70,29 +71,32 @@ pub(crate) fn sample(series: impl Into<String>, value: f64) -> MetricSample {
 }
 
 /// Starts one task per source in `set`, each sending a batch to `tx` every
-/// `interval`. The tasks end when `cancel` fires or `tx`'s receiver is dropped.
+/// `interval`, on the tick grid counted from `origin` that the run's probes share.
+/// The tasks end when `cancel` fires or `tx`'s receiver is dropped.
 pub fn spawn_samplers(
     set: SamplerSet,
     interval: Duration,
+    origin: Instant,
     tx: Sender<MetricBatch>,
     cancel: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
+    let interval = Ticks::new(origin, interval, MIN_INTERVAL);
     let mut tasks = Vec::new();
     if let Some(target) = set.postgres {
         let source = PgConnectionsSource::new(target);
-        tasks.push(start(source, interval, &tx, &cancel));
+        tasks.push(start(source, &interval, &tx, &cancel));
     }
     if let Some(path) = set.host_disk {
-        tasks.push(start(HostUsageSource::new(path), interval, &tx, &cancel));
+        tasks.push(start(HostUsageSource::new(path), &interval, &tx, &cancel));
     }
     for name in set.containers {
         let source = ContainerStatsSource::new(name);
-        tasks.push(start(source, interval, &tx, &cancel));
+        tasks.push(start(source, &interval, &tx, &cancel));
     }
     if let Some(reader) = set.proxy {
         tasks.push(start(
             ProxyTrafficSource::new(reader),
-            interval,
+            &interval,
             &tx,
             &cancel,
         ));
@@ -103,11 +107,16 @@ pub fn spawn_samplers(
 /// Puts `source` on its own task.
 fn start<S: Source>(
     source: S,
-    interval: Duration,
+    ticks: &Ticks,
     tx: &Sender<MetricBatch>,
     cancel: &CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(run_source(source, interval, tx.clone(), cancel.clone()))
+    tokio::spawn(run_source(
+        source,
+        ticks.clone(),
+        tx.clone(),
+        cancel.clone(),
+    ))
 }
 
 /// How long one reading may take at `interval`.
@@ -118,14 +127,11 @@ pub(crate) fn reading_timeout(interval: Duration) -> Duration {
 /// The loop of one source's task.
 async fn run_source<S: Source>(
     mut source: S,
-    interval: Duration,
+    mut ticker: Ticks,
     tx: Sender<MetricBatch>,
     cancel: CancellationToken,
 ) {
-    let interval = interval.max(MIN_INTERVAL);
-    let limit = reading_timeout(interval);
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let limit = reading_timeout(ticker.period());
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
