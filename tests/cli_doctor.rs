@@ -6,8 +6,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::cli::{chaosdeck, marker_catalog};
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use chaosdeck::engine::journal::{Event, Journal};
@@ -21,15 +22,6 @@ fn cluster() -> PgCluster {
         ..PgClusterOptions::default()
     })
     .unwrap()
-}
-
-fn chaosdeck(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// stdout and stderr, checked for the password on the way.
@@ -160,30 +152,6 @@ fn every_configured_target_is_reached_and_named() {
     assert!(!stdout.contains("target gone"), "{stdout}");
 }
 
-/// A low-severity fault that creates a file while it is on.
-fn catalog(dir: &Path) -> PathBuf {
-    let folder = dir.join("catalog");
-    std::fs::create_dir_all(&folder).unwrap();
-    let marker = dir.join("marker");
-    let text = format!(
-        r#"
-- id: test-marker
-  name: Marker file
-  category: host
-  severity: low
-  target: command
-  description: Creates a file while the fault is on.
-  actions:
-    - command: {{ run: [touch, "{m}"], undo: [rm, -f, "{m}"], verify: [test, "!", -e, "{m}"], timeout: 5s }}
-  expect: {{ impact: [], recover_within: 5s }}
-  ttl: 2m
-"#,
-        m = marker.display()
-    );
-    std::fs::write(folder.join("test.yaml"), text).unwrap();
-    folder
-}
-
 /// Kills the holder a failed test left running.
 struct KillOnDrop(Option<u32>);
 
@@ -203,7 +171,7 @@ fn a_dangling_fault_fails_by_name_until_teardown_dangling() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let state = d.join("state");
-    let folder = catalog(d);
+    let folder = marker_catalog(d, "2m");
     let catalog_arg = folder.to_str().unwrap();
     let output = chaosdeck(
         &state,

@@ -7,46 +7,15 @@
 
 mod support;
 
+use support::cli::{chaosdeck, marker_catalog};
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use chaosdeck::engine::record::RunRecord;
 use chaosdeck::lab::PgClusterOptions;
-
-/// A low-severity fault that creates a file while it is on.
-fn catalog(dir: &Path) -> PathBuf {
-    let folder = dir.join("catalog");
-    std::fs::create_dir_all(&folder).unwrap();
-    let marker = dir.join("marker");
-    let text = format!(
-        r#"
-- id: test-marker
-  name: Marker file
-  category: host
-  severity: low
-  target: command
-  description: Creates a file while the fault is on.
-  actions:
-    - command: {{ run: [touch, "{m}"], undo: [rm, -f, "{m}"], verify: [test, "!", -e, "{m}"], timeout: 5s }}
-  expect: {{ impact: [], recover_within: 5s }}
-  ttl: 1m
-"#,
-        m = marker.display()
-    );
-    std::fs::write(folder.join("test.yaml"), text).unwrap();
-    folder
-}
-
-fn chaosdeck(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -171,7 +140,7 @@ fn game_day_runs_are_saved_one_by_one_and_listed_newest_first() {
         "name: saved\npause: 0s\nexperiments:\n  - { fault: test-marker, duration: 200ms }\n  - { fault: test-marker, duration: 200ms }\n",
     )
     .unwrap();
-    let folder = catalog(d);
+    let folder = marker_catalog(d, "1m");
     let output = chaosdeck(
         &state,
         &[
@@ -233,7 +202,7 @@ fn bad_input_exits_2_and_says_what_would_be_right() {
     assert!(text(&output.stdout).starts_with("No saved runs in"));
 
     // Two saved runs that share a prefix; one unknown id.
-    let folder = catalog(d);
+    let folder = marker_catalog(d, "1m");
     let run = chaosdeck(
         &state,
         &[
@@ -292,7 +261,7 @@ fn a_run_whose_record_cannot_be_saved_still_ends_with_its_verdict() {
     std::fs::create_dir_all(&state).unwrap();
     // A file where the folder of saved runs should be.
     std::fs::write(state.join("runs"), "in the way").unwrap();
-    let folder = catalog(d);
+    let folder = marker_catalog(d, "1m");
     let output = chaosdeck(
         &state,
         &[
@@ -318,7 +287,7 @@ fn the_console_saves_a_finished_run_with_its_notes_masked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let state = d.join("state");
-    let folder = catalog(d);
+    let folder = marker_catalog(d, "1m");
     // A target flag keeps the console from starting the lab; the fault needs none.
     let command = format!(
         "{bin} --state-dir {state} --catalog {catalog} --report-dir {d} --pid {pid}; echo EXITED $?; sleep 60",

@@ -6,6 +6,7 @@
 //! then the helper prints `SKIPPED: <reason>` and returns `None`. CI never sets it.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod http_service;
 pub mod lab_left;
 pub mod pg;
