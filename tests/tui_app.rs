@@ -381,6 +381,28 @@ fn the_gate_shows_severity_by_word_and_colour_and_no_password() {
 }
 
 #[test]
+fn the_catalog_prompt_names_the_bundles_target_with_no_password() {
+    let mut app = app_with(false);
+    for (id, wanted) in [
+        ("db-max-connections", "user=postgres password=***."),
+        (
+            "container-kill",
+            "running in <docker (not configured)> went down",
+        ),
+    ] {
+        key(&mut app, KeyCode::Char('/'));
+        typed(&mut app, id);
+        key(&mut app, KeyCode::Enter);
+        assert_eq!(app.catalog.selected().unwrap().0.id, id);
+        let shown = text(&screen(&app, 160, 48));
+        assert!(shown.contains(wanted), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("{{target}}"), "{shown}");
+        key(&mut app, KeyCode::Esc);
+    }
+}
+
+#[test]
 fn drawing_into_tiny_areas_does_not_panic() {
     let mut app = app_with(false);
     prepare(&mut app, "db-max-connections");

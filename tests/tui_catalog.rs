@@ -1,5 +1,6 @@
 //! The catalog browser: snapshots of every state at 80×24 and 160×48, severity and
-//! availability colours cell by cell, long names, scrolling and tiny areas.
+//! availability colours cell by cell, long names, scrolling, the responder prompt with
+//! its target (password masked) and tiny areas.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "catalog_fixtures/mod.rs"]
@@ -8,7 +9,10 @@ mod catalog_fixtures;
 mod screen_support;
 
 use catalog_fixtures::*;
-use chaosdeck::catalog::{Catalog, Category};
+use chaosdeck::catalog::{Catalog, Category, TargetKind};
+use chaosdeck::driver::docker::DockerTarget;
+use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
+use chaosdeck::driver::targets::Targets;
 use chaosdeck::tui::screens::catalog::{render, Availability, CatalogState};
 use chaosdeck::tui::screens::catalog_list::Layout;
 use chaosdeck::tui::theme::{Meaning, Theme};
@@ -172,6 +176,84 @@ fn the_detail_pane_scrolls_to_the_runbook_and_stops_at_its_end() {
     state.scroll_detail(-1000);
     let buf = shot(&state, (80, 24));
     assert!(find(&buf, "Max connections exhausted").is_some());
+}
+
+#[test]
+fn the_prompt_names_the_target_with_its_password_masked() {
+    const SECRET: &str = "s3cretPW";
+    let conn = format!("host=db.internal port=5432 dbname=shop user=app password={SECRET}");
+    let targets = Targets {
+        postgres: Some(PgTarget {
+            conn: PgConnSpec::parse(&conn).unwrap(),
+            data_dir: None,
+            bin_dir: None,
+        }),
+        container: Some(DockerTarget::new("shop-db".to_string())),
+        ..Targets::default()
+    };
+    let mut state = CatalogState::new(typical());
+    for &kind in TargetKind::ALL {
+        state.set_target(kind, targets.describe(kind));
+    }
+    let index = visible_ids(&state)
+        .iter()
+        .position(|id| id == "db-max-connections")
+        .unwrap();
+    state.select_index(index);
+    let buf = shot(&state, (160, 48));
+    insta::assert_snapshot!("catalog_prompt_with_target_160x48", text(&buf));
+    let screen = text(&buf);
+    assert!(!screen.contains(SECRET), "{screen}");
+    assert!(!screen.contains("{{"), "{screen}");
+    let (x, y) = find(&buf, "connecting to host=db.internal").unwrap();
+    let detail = Layout::of(buf.area).detail;
+    assert!(x > detail.x && y > detail.y, "in the detail pane");
+    assert!(
+        find(&buf, "password=***. Please investigate.").is_some(),
+        "{screen}"
+    );
+    // At 80×24 the prompt is further down the pane: scrolled to, it reads the same.
+    state.scroll_detail(1000);
+    let buf = shot(&state, (80, 24));
+    let screen = text(&buf);
+    assert!(find(&buf, "password=***.").is_some(), "{screen}");
+    assert!(
+        !screen.contains(SECRET) && !screen.contains("{{"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_prompt_says_when_its_target_is_not_configured() {
+    let mut kill = spec(
+        "container-kill",
+        "Container killed",
+        "container",
+        "medium",
+        "docker",
+    );
+    kill.prompt = "The service running in {{target}} went down ({{fault}}).".into();
+    let mut state = CatalogState::new(vec![kill]);
+    let buf = shot(&state, (160, 48));
+    assert!(
+        find(
+            &buf,
+            "The service running in <docker (not configured)> went down (container-kill)."
+        )
+        .is_some(),
+        "{}",
+        text(&buf)
+    );
+    state.set_target(TargetKind::Docker, Some("container shop-db".into()));
+    let buf = shot(&state, (160, 48));
+    assert!(
+        find(&buf, "The service running in container shop-db went down").is_some(),
+        "{}",
+        text(&buf)
+    );
+    state.set_target(TargetKind::Docker, None);
+    let buf = shot(&state, (160, 48));
+    assert!(find(&buf, "<docker (not configured)>").is_some());
 }
 
 #[test]

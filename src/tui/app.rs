@@ -152,11 +152,16 @@ impl App {
 
     /// The current bundle's target of `kind` in words (password masked).
     pub fn target_text(&self, kind: crate::catalog::TargetKind) -> String {
+        self.target_described(kind)
+            .unwrap_or_else(|| super::screens::catalog::not_configured(kind))
+    }
+
+    /// As [`Self::target_text`], `None` when the bundle has no target of `kind`.
+    pub fn target_described(&self, kind: crate::catalog::TargetKind) -> Option<String> {
         self.setup
             .bundles
             .get(&self.bundle)
             .and_then(|t| t.describe(kind))
-            .unwrap_or_else(|| format!("{kind} (not configured)"))
     }
 
     /// Shows a message on the status line for a few seconds.

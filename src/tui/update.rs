@@ -393,4 +393,13 @@ pub fn refresh_availability(app: &mut App) {
         };
         app.catalog.set_availability(&spec.id, availability);
     }
+    refresh_catalog_targets(app);
+}
+
+/// Tells the catalog the current bundle's targets, which its prompts name.
+pub(super) fn refresh_catalog_targets(app: &mut App) {
+    for &kind in crate::catalog::TargetKind::ALL {
+        let text = app.target_described(kind);
+        app.catalog.set_target(kind, text);
+    }
 }

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use super::app::{App, Prompt, Screen};
 use super::keymap::Action;
 use super::msg::Command;
-use super::update::{act, scroll_result, show};
+use super::update::{act, refresh_catalog_targets, scroll_result, show};
 use super::update_run::{halt_all, quit};
 use crate::engine::runner::EngineCmd;
 
@@ -150,6 +150,7 @@ pub(super) fn use_bundle(app: &mut App, bundle: &str) -> Vec<Command> {
         return vec![];
     }
     app.bundle = bundle.to_string();
+    refresh_catalog_targets(app);
     app.say(format!("runs now use the targets of \"{bundle}\""), false);
     vec![Command::CheckTargets]
 }
@@ -165,6 +166,7 @@ pub(super) fn set_conn(app: &mut App, bundle: &str, conn: &str) -> Vec<Command> 
     match (pg, parsed) {
         (Some(pg), Ok(spec)) => {
             pg.conn = spec;
+            refresh_catalog_targets(app);
             app.say(format!("{bundle}: connection string changed"), false);
             vec![Command::CheckTargets]
         }

@@ -6,6 +6,8 @@
 //! This file holds the state and what keys do to it; `catalog_list` draws the list
 //! and maps mouse clicks, `catalog_detail` draws the detail pane.
 
+use std::collections::BTreeMap;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,7 +15,7 @@ use ratatui::style::Style;
 use tui_textarea::{CursorMove, TextArea};
 
 use super::{catalog_detail, catalog_list};
-use crate::catalog::{Category, FaultSpec};
+use crate::catalog::{Category, FaultSpec, TargetKind};
 use crate::tui::theme::Theme;
 
 /// Whether a fault can be offered with the targets at hand.
@@ -45,6 +47,9 @@ pub struct CatalogState {
     /// Index into `faults` of the selected fault.
     selected: Option<usize>,
     detail_scroll: usize,
+    /// What `{{target}}` reads in the prompts of faults on each kind: the current
+    /// bundle's target in words, password masked. A kind not here has no target.
+    targets: BTreeMap<TargetKind, String>,
 }
 
 impl CatalogState {
@@ -59,6 +64,7 @@ impl CatalogState {
             visible: Vec::new(),
             selected: None,
             detail_scroll: 0,
+            targets: BTreeMap::new(),
         };
         state.refilter();
         state
@@ -68,6 +74,25 @@ impl CatalogState {
     pub fn set_availability(&mut self, id: &str, availability: Availability) {
         if let Some(i) = self.faults.iter().position(|f| f.id == id) {
             self.availability[i] = availability;
+        }
+    }
+
+    /// Records the current bundle's target of `kind` in words, password masked
+    /// (`None`: the bundle has none), for the `{{target}}` of the prompts.
+    pub fn set_target(&mut self, kind: TargetKind, text: Option<String>) {
+        if let Some(text) = text {
+            self.targets.insert(kind, text);
+        } else {
+            self.targets.remove(&kind);
+        }
+    }
+
+    /// What `{{target}}` reads for a fault on `kind`: the target in words, or a
+    /// placeholder such as `<docker (not configured)>`.
+    pub fn target_text(&self, kind: TargetKind) -> String {
+        match self.targets.get(&kind) {
+            Some(text) => text.clone(),
+            None => format!("<{}>", not_configured(kind)),
         }
     }
 
@@ -236,6 +261,11 @@ pub fn matches(fault: &FaultSpec, words: &[String]) -> bool {
     words
         .iter()
         .all(|word| fields.iter().any(|field| field.contains(word.as_str())))
+}
+
+/// How a target of `kind` that the bundle lacks is named.
+pub fn not_configured(kind: TargetKind) -> String {
+    format!("{kind} (not configured)")
 }
 
 /// The header of a category's group in the list.

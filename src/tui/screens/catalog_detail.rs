@@ -1,6 +1,8 @@
 //! The catalog browser's detail pane: everything about the selected fault, wrapped
 //! to the pane's width and scrollable.
 
+use std::collections::BTreeMap;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -35,7 +37,8 @@ pub fn render(state: &CatalogState, theme: &Theme, area: Rect, buf: &mut Buffer)
         Line::styled(text, theme.style(Meaning::Muted)).render(inner, buf);
         return;
     };
-    let lines = lines(spec, availability, theme, columns);
+    let target = state.target_text(spec.target);
+    let lines = lines(spec, availability, &target, theme, columns);
     let height = usize::from(inner.height);
     let last_top = lines.len().saturating_sub(height);
     let top = state.detail_scroll().min(last_top);
@@ -61,10 +64,12 @@ pub fn render(state: &CatalogState, theme: &Theme, area: Rect, buf: &mut Buffer)
     }
 }
 
-/// The pane's lines, already wrapped to `columns`.
+/// The pane's lines, already wrapped to `columns`; `target` is what the prompt's
+/// `{{target}}` reads.
 fn lines(
     spec: &FaultSpec,
     availability: &Availability,
+    target: &str,
     theme: &Theme,
     columns: usize,
 ) -> Vec<Line<'static>> {
@@ -132,10 +137,18 @@ fn lines(
     out.extend(field(theme, columns, "recovery", &recover, text));
     out.extend(field(theme, columns, "ttl", &spec.ttl.to_string(), text));
     section(&mut out, theme, "Responder prompt");
-    out.extend(paragraph(theme, columns, or_none(&spec.prompt)));
+    out.extend(paragraph(theme, columns, or_none(&prompt(spec, target))));
     section(&mut out, theme, "Runbook");
     out.extend(paragraph(theme, columns, or_none(&spec.runbook)));
     out
+}
+
+/// The responder prompt as `inject` prints it: references replaced by the
+/// parameters' defaults, the fault's id and `target`.
+fn prompt(spec: &FaultSpec, target: &str) -> String {
+    let values = spec.param_values(&BTreeMap::new()).unwrap_or_default();
+    let builtins = BTreeMap::from([("target", target.to_string()), ("fault", spec.id.clone())]);
+    spec.render_text(&spec.prompt, &values, &builtins)
 }
 
 fn or_none(text: &str) -> &str {
