@@ -1,14 +1,29 @@
 //! The targets screen: snapshots of every state at 80×24 and 160×48, reach colours
-//! cell by cell, and the connection-string editor that never shows a password.
+//! cell by cell, and the connection-string editor that never shows a password and,
+//! for a target of a config file too, keeps the password an edit leaves as `***`
+//! (against a real cluster with password authentication).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "screen_support/mod.rs"]
 mod screen_support;
+mod support;
 
+use std::path::Path;
+use std::time::Duration;
+
+use chaosdeck::catalog::{Catalog, TargetKind};
+use chaosdeck::config::Config;
 use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
 use chaosdeck::driver::targets::Targets;
+use chaosdeck::lab::PgClusterOptions;
+use chaosdeck::tui::app::App;
+use chaosdeck::tui::console::{initial_app, Options};
+use chaosdeck::tui::engine_link::Setup;
+use chaosdeck::tui::msg::{Command, Msg};
+use chaosdeck::tui::reachability::check;
 use chaosdeck::tui::screens::targets::{render, Reach, TargetPart, TargetRow, TargetsState};
 use chaosdeck::tui::theme::{Meaning, Theme};
+use chaosdeck::tui::update::update;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use screen_support::{draw, find, text, SIZES};
@@ -282,5 +297,135 @@ fn tiny_areas_do_not_panic() {
                 render(state, &Theme::dark(), area, buf)
             });
         }
+    }
+}
+
+/// The console on a config file's bundles, as `chaosdeck --config FILE` opens it.
+fn console_on(config: Config, bundle: &str) -> App {
+    let bundles = config
+        .targets
+        .keys()
+        .map(|name| {
+            let targets = config.targets_named(name, "chaosdeck".into()).unwrap();
+            (name.clone(), targets)
+        })
+        .collect();
+    let setup = Setup {
+        catalog: Catalog::builtin().unwrap(),
+        typed_conns: config.conns_as_written(),
+        config: Some(config),
+        bundles,
+        one_off_probes: vec![],
+        max_severity: None,
+        state_dir: "/nonexistent/state".into(),
+        host_disk: "/".into(),
+        host_name: "lab-host".into(),
+        report_dir: "/nonexistent/reports".into(),
+    };
+    let options = Options {
+        read_only: false,
+        theme: Theme::dark(),
+        bundle: bundle.into(),
+        notices: vec![],
+    };
+    initial_app(setup, options, "/nonexistent/state/journal.jsonl".into())
+}
+
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    update(app, Msg::Key(key(code)))
+}
+
+/// Every screen size drawn, and the status line: none shows `secret`.
+fn assert_hidden(app: &App, secret: &str) {
+    for (w, h) in SIZES {
+        let shown = text(&draw(w, h, |area, buf| {
+            chaosdeck::tui::draw::draw(app, area, buf)
+        }));
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    if let Some(flash) = &app.flash {
+        assert!(!flash.text.contains(secret), "{}", flash.text);
+    }
+    for row in app.targets.rows() {
+        assert!(!row.shown.contains(secret), "{}", row.shown);
+    }
+}
+
+#[tokio::test]
+async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
+    const PASSWORD: &str = "cfg-Secret-42";
+    let opts = PgClusterOptions {
+        password: PASSWORD.into(),
+        ..PgClusterOptions::default()
+    };
+    let Some(cluster) = support::pg_cluster_with(opts) else {
+        return;
+    };
+    let (host, port) = (cluster.host(), cluster.port());
+    // The cluster asks for the password: a wrong one is refused.
+    let wrong = Targets {
+        postgres: Some(PgTarget {
+            conn: PgConnSpec::parse(&format!(
+                "host={host} port={port} dbname=testdb user=postgres password=wrong"
+            ))
+            .unwrap(),
+            data_dir: None,
+            bin_dir: None,
+        }),
+        ..Targets::default()
+    };
+    let reach = check(&wrong, Duration::from_secs(5)).await;
+    assert!(
+        matches!(&reach[..], [(TargetPart::Postgres, Reach::Down(_))]),
+        "{reach:?}"
+    );
+
+    for conn in [
+        format!("host=db.invalid port={port} dbname=testdb user=postgres password={PASSWORD}"),
+        format!("postgres://postgres:{PASSWORD}@db.invalid:{port}/testdb"),
+    ] {
+        let yaml = format!("targets:\n  shop:\n    postgres:\n      conn: \"{conn}\"\n");
+        let config = Config::parse(Path::new("targets.yaml"), &yaml).unwrap();
+        assert!(!format!("{config:?}").contains(PASSWORD));
+        let mut app = console_on(config, "shop");
+        assert_hidden(&app, PASSWORD);
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::Char('e'));
+        assert!(app.targets.is_editing(), "{conn}");
+        assert_hidden(&app, PASSWORD);
+        // Put the cluster's address in place of db.invalid; the password reads ***.
+        let shown = app.targets.selected().unwrap().shown.clone();
+        assert!(
+            shown.contains(":***@") || shown.contains("password=***"),
+            "{shown}"
+        );
+        let at = shown.find("db.invalid").unwrap();
+        press(&mut app, KeyCode::Home);
+        for _ in 0..at {
+            press(&mut app, KeyCode::Right);
+        }
+        for _ in 0.."db.invalid".len() {
+            press(&mut app, KeyCode::Delete);
+        }
+        for c in host.chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_hidden(&app, PASSWORD);
+        let cmds = press(&mut app, KeyCode::Enter);
+        assert_eq!(cmds, vec![Command::CheckTargets], "{:?}", app.flash);
+        assert!(!app.targets.is_editing());
+        assert_hidden(&app, PASSWORD);
+        let row = app.targets.selected().unwrap();
+        assert_eq!(row.shown, shown.replace("db.invalid", host));
+        // The saved target logs in with the password of the file.
+        let saved = app.current_targets();
+        let masked = saved.describe(TargetKind::Postgres).unwrap();
+        assert_eq!(masked, row.shown);
+        let reach = check(&saved, Duration::from_secs(5)).await;
+        assert!(
+            matches!(&reach[..], [(TargetPart::Postgres, Reach::Up(_))]),
+            "{conn}: {reach:?}"
+        );
+        assert!(app.target_text(TargetKind::Postgres).contains(host));
     }
 }

@@ -226,10 +226,17 @@ fn prepare(
             std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?
         }
     };
-    let typed_conns = match &args.targets.conn {
-        Some(conn) => BTreeMap::from([(FLAGS_BUNDLE.to_string(), conn.clone())]),
-        None => BTreeMap::new(),
-    };
+    let mut typed_conns = config
+        .as_ref()
+        .map(|c| c.conns_as_written())
+        .unwrap_or_default();
+    if any_flag {
+        // The flags replaced any bundle of the file named like them.
+        typed_conns.remove(FLAGS_BUNDLE);
+    }
+    if let Some(conn) = &args.targets.conn {
+        typed_conns.insert(FLAGS_BUNDLE.to_string(), conn.clone());
+    }
     let setup = Setup {
         catalog,
         config,

@@ -60,9 +60,31 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct TargetConfig {
     pub postgres: Option<PgTarget>,
+    /// `postgres.conn` as written, password included.
+    pub conn_as_written: Option<ConnAsWritten>,
     pub container: Option<String>,
     pub process: Option<ProcessSelector>,
     pub proxy: Option<ProxyTarget>,
+}
+
+/// A connection string as written in the file, password included: for the console's
+/// editor to put the password back where an edit leaves `password=***`, never to
+/// draw, log or write. Its `Debug` shows the password masked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConnAsWritten(String);
+
+impl ConnAsWritten {
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnAsWritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ConnAsWritten")
+            .field(&crate::driver::postgres::conn::mask_password(&self.0))
+            .finish()
+    }
 }
 
 /// A service and the probes that watch it, with defaults applied.
@@ -166,6 +188,18 @@ impl Config {
             proxy: target.proxy.clone(),
             exe,
         })
+    }
+
+    /// Each bundle's `postgres.conn` as written, password included, by bundle name:
+    /// what the console's editor keeps the password from. Never drawn.
+    pub fn conns_as_written(&self) -> BTreeMap<String, String> {
+        self.targets
+            .iter()
+            .filter_map(|(name, target)| {
+                let conn = target.conn_as_written.as_ref()?;
+                Some((name.clone(), conn.text().to_string()))
+            })
+            .collect()
     }
 
     /// Every probe with its role, in file order.

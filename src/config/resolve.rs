@@ -12,7 +12,7 @@ use super::error::{unknown_name, ConfigError, Ctx};
 use super::model::{RawConfig, RawObserve, RawProcess, RawProxy, RawTarget};
 use super::path::FieldPath;
 use super::{probes, values};
-use super::{Config, ObserveConfig, Policy, ServiceConfig, TargetConfig};
+use super::{Config, ConnAsWritten, ObserveConfig, Policy, ServiceConfig, TargetConfig};
 use crate::catalog::duration::HumanDuration;
 use crate::catalog::Severity;
 use crate::driver::postgres::{PgConnSpec, PgTarget};
@@ -207,6 +207,10 @@ fn target(ctx: &Ctx, at: &FieldPath, raw: &RawTarget) -> Result<TargetConfig, Co
     };
     Ok(TargetConfig {
         postgres,
+        conn_as_written: raw
+            .postgres
+            .as_ref()
+            .map(|pg| ConnAsWritten(pg.conn.clone())),
         container: raw.container.clone(),
         process,
         proxy,

@@ -30,8 +30,8 @@ pub struct Setup {
     pub config: Option<Config>,
     /// Target bundles by name: the config's, and `flags` for the command-line ones.
     pub bundles: BTreeMap<String, Targets>,
-    /// Connection strings as typed (`--conn`), by bundle, so an edit that keeps
-    /// `password=***` keeps the password. Never drawn.
+    /// Connection strings as given (`--conn`, or `postgres.conn` in the config), by
+    /// bundle, so an edit that keeps `password=***` keeps the password. Never drawn.
     pub typed_conns: BTreeMap<String, String>,
     /// Probes given with `--probe`, watched as steady state.
     pub one_off_probes: Vec<ProbeSpec>,
