@@ -7,8 +7,10 @@
 
 mod support;
 
+use support::cli::chaosdeck;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use chaosdeck::engine::journal::{Event, Journal};
@@ -45,15 +47,6 @@ fn holder_pid(journal: &Journal) -> u32 {
             _ => None,
         })
         .expect("a holder record")
-}
-
-fn chaosdeck(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("run chaosdeck")
 }
 
 fn text(out: &Output) -> (String, String) {
