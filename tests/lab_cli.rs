@@ -96,8 +96,10 @@ fn a_machine_without_postgresql_or_docker_still_gets_a_console() {
     assert!(detail.contains("db-max-connections"), "{detail}");
     tmux.keys(&["/"]);
     tmux.type_text("host-cpu");
+    // Wait for the whole frame: tmux can show one half drawn, with the new list on
+    // the left and the old fault's detail (and its "unavailable") still on the right.
     let screen = tmux.wait_until("filtered", Duration::from_secs(10), |s| {
-        !s.contains("db-max-connections")
+        !s.contains("db-max-connections") && s.contains("busy-looping")
     });
     assert!(
         !screen.contains("unavailable"),
