@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chaosdeck::catalog::Catalog;
+use chaosdeck::config::ConnAsWritten;
 use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
 use chaosdeck::driver::targets::Targets;
 use chaosdeck::engine::runner::{EngineCmd, EngineEvent};
@@ -47,7 +48,7 @@ fn app_on(conn: &str, read_only: bool) -> App {
         catalog: Catalog::builtin().unwrap(),
         config: None,
         bundles: BTreeMap::from([(FLAGS_BUNDLE.to_string(), targets)]),
-        typed_conns: BTreeMap::from([(FLAGS_BUNDLE.to_string(), conn.to_string())]),
+        typed_conns: BTreeMap::from([(FLAGS_BUNDLE.to_string(), ConnAsWritten::new(conn))]),
         one_off_probes: vec![],
         max_severity: None,
         state_dir: "/nonexistent/state".into(),

@@ -335,8 +335,26 @@ fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
     update(app, Msg::Key(key(code)))
 }
 
-/// Every screen size drawn, and the status line: none shows `secret`.
+/// In the open editor showing `shown`, puts `host` in place of `db.invalid`.
+fn retype_host(app: &mut App, shown: &str, host: &str) {
+    let at = shown.find("db.invalid").unwrap();
+    press(app, KeyCode::Home);
+    for _ in 0..at {
+        press(app, KeyCode::Right);
+    }
+    for _ in 0.."db.invalid".len() {
+        press(app, KeyCode::Delete);
+    }
+    for c in host.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// Every screen size drawn, the status line and the app's `Debug` (what a log line
+/// or a panic message could print): none shows `secret`.
 fn assert_hidden(app: &App, secret: &str) {
+    let debug = format!("{app:?}");
+    assert!(!debug.contains(secret), "Debug shows the password: {debug}");
     for (w, h) in SIZES {
         let shown = text(&draw(w, h, |area, buf| {
             chaosdeck::tui::draw::draw(app, area, buf)
@@ -399,17 +417,7 @@ async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
             shown.contains(":***@") || shown.contains("password=***"),
             "{shown}"
         );
-        let at = shown.find("db.invalid").unwrap();
-        press(&mut app, KeyCode::Home);
-        for _ in 0..at {
-            press(&mut app, KeyCode::Right);
-        }
-        for _ in 0.."db.invalid".len() {
-            press(&mut app, KeyCode::Delete);
-        }
-        for c in host.chars() {
-            press(&mut app, KeyCode::Char(c));
-        }
+        retype_host(&mut app, &shown, host);
         assert_hidden(&app, PASSWORD);
         let cmds = press(&mut app, KeyCode::Enter);
         assert_eq!(cmds, vec![Command::CheckTargets], "{:?}", app.flash);
@@ -428,4 +436,39 @@ async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
         );
         assert!(app.target_text(TargetKind::Postgres).contains(host));
     }
+}
+
+/// A connection string without a password takes `PGPASSWORD`, at start-up and after
+/// an edit on the targets screen alike (as libpq does).
+#[tokio::test]
+async fn an_edited_string_without_a_password_still_takes_pgpassword() {
+    const PASSWORD: &str = "env-Secret-7";
+    let opts = PgClusterOptions {
+        password: PASSWORD.into(),
+        ..PgClusterOptions::default()
+    };
+    let Some(cluster) = support::pg_cluster_with(opts) else {
+        return;
+    };
+    let (host, port) = (cluster.host(), cluster.port());
+    // The other tests of this file write their passwords into their strings, so
+    // the variable changes nothing for them.
+    std::env::set_var("PGPASSWORD", PASSWORD);
+    let conn = format!("host=db.invalid port={port} dbname=testdb user=postgres");
+    let yaml = format!("targets:\n  shop:\n    postgres:\n      conn: \"{conn}\"\n");
+    let config = Config::parse(Path::new("targets.yaml"), &yaml).unwrap();
+    let mut app = console_on(config, "shop");
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('e'));
+    assert!(app.targets.is_editing());
+    let shown = app.targets.selected().unwrap().shown.clone();
+    retype_host(&mut app, &shown, host);
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(cmds, vec![Command::CheckTargets], "{:?}", app.flash);
+    assert_hidden(&app, PASSWORD);
+    let reach = check(&app.current_targets(), Duration::from_secs(5)).await;
+    assert!(
+        matches!(&reach[..], [(TargetPart::Postgres, Reach::Up(_))]),
+        "{reach:?}"
+    );
 }

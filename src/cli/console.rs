@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::args::ConsoleArgs;
 use super::Status;
 use crate::catalog::Catalog;
-use crate::config::parse_probe_flag;
+use crate::config::{parse_probe_flag, ConnAsWritten};
 use crate::engine::journal::{default_state_dir, Journal};
 use crate::tui::console::{Options, FLAGS_BUNDLE};
 use crate::tui::engine_link::{Setup, StartedRuns};
@@ -235,7 +235,7 @@ fn prepare(
         typed_conns.remove(FLAGS_BUNDLE);
     }
     if let Some(conn) = &args.targets.conn {
-        typed_conns.insert(FLAGS_BUNDLE.to_string(), conn.clone());
+        typed_conns.insert(FLAGS_BUNDLE.to_string(), ConnAsWritten::new(conn.as_str()));
     }
     let setup = Setup {
         catalog,

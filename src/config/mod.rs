@@ -67,13 +67,17 @@ pub struct TargetConfig {
     pub proxy: Option<ProxyTarget>,
 }
 
-/// A connection string as written in the file, password included: for the console's
-/// editor to put the password back where an edit leaves `password=***`, never to
-/// draw, log or write. Its `Debug` shows the password masked.
+/// A connection string as written (in the file, or with `--conn`), password
+/// included: for the console's editor to put the password back where an edit leaves
+/// `password=***`, never to draw, log or write. Its `Debug` shows the password masked.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnAsWritten(String);
 
 impl ConnAsWritten {
+    pub fn new(text: impl Into<String>) -> ConnAsWritten {
+        ConnAsWritten(text.into())
+    }
+
     pub fn text(&self) -> &str {
         &self.0
     }
@@ -192,12 +196,12 @@ impl Config {
 
     /// Each bundle's `postgres.conn` as written, password included, by bundle name:
     /// what the console's editor keeps the password from. Never drawn.
-    pub fn conns_as_written(&self) -> BTreeMap<String, String> {
+    pub fn conns_as_written(&self) -> BTreeMap<String, ConnAsWritten> {
         self.targets
             .iter()
             .filter_map(|(name, target)| {
                 let conn = target.conn_as_written.as_ref()?;
-                Some((name.clone(), conn.text().to_string()))
+                Some((name.clone(), conn.clone()))
             })
             .collect()
     }

@@ -45,7 +45,7 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
                 .into_iter()
                 .map(move |row| match (row.part, typed) {
                     (TargetPart::Postgres, Some(conn)) => {
-                        TargetRow::new(bundle.clone(), TargetPart::Postgres, conn.clone())
+                        TargetRow::new(bundle.clone(), TargetPart::Postgres, conn.text())
                     }
                     _ => row,
                 })

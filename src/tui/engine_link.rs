@@ -12,7 +12,7 @@ use super::app::App;
 use super::msg::{Command, Msg, RunStart};
 use super::screens::result::ReportPaths;
 use crate::catalog::{Catalog, FaultSpec, Severity, TargetKind};
-use crate::config::{Config, ObserveConfig};
+use crate::config::{Config, ConnAsWritten, ObserveConfig};
 use crate::driver::targets::Targets;
 use crate::engine::experiment::{self, Watch};
 use crate::engine::journal::{new_run_id, Journal};
@@ -32,7 +32,7 @@ pub struct Setup {
     pub bundles: BTreeMap<String, Targets>,
     /// Connection strings as given (`--conn`, or `postgres.conn` in the config), by
     /// bundle, so an edit that keeps `password=***` keeps the password. Never drawn.
-    pub typed_conns: BTreeMap<String, String>,
+    pub typed_conns: BTreeMap<String, ConnAsWritten>,
     /// Probes given with `--probe`, watched as steady state.
     pub one_off_probes: Vec<ProbeSpec>,
     pub max_severity: Option<Severity>,

@@ -155,9 +155,11 @@ pub(super) fn use_bundle(app: &mut App, bundle: &str) -> Vec<Command> {
     vec![Command::CheckTargets]
 }
 
-/// Replaces a bundle's PostgreSQL connection string with one edited on screen.
+/// Replaces a bundle's PostgreSQL connection string with one edited on screen. As
+/// at start-up (and as libpq does), a string without a password takes `PGPASSWORD`.
 pub(super) fn set_conn(app: &mut App, bundle: &str, conn: &str) -> Vec<Command> {
-    let parsed = crate::driver::postgres::conn::PgConnSpec::parse(conn);
+    let parsed =
+        crate::driver::postgres::conn::PgConnSpec::parse(conn).map(|spec| spec.with_env_password());
     let pg = app
         .setup
         .bundles

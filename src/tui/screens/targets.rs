@@ -11,6 +11,7 @@ use tui_textarea::{CursorMove, TextArea};
 
 use super::conn_mask::restore_password;
 use super::targets_table;
+use crate::config::ConnAsWritten;
 use crate::driver::postgres::conn::mask_password;
 use crate::driver::postgres::PgConnSpec;
 use crate::driver::targets::Targets;
@@ -61,18 +62,21 @@ pub struct TargetRow {
     /// name, the process, the proxy's addresses.
     pub shown: String,
     pub reach: Reach,
-    /// The text as given, password included, for editing; never drawn.
-    original: String,
+    /// The text as given, password included, for editing; never drawn (its `Debug`
+    /// masks the password).
+    original: ConnAsWritten,
 }
 
 impl TargetRow {
     /// A row for `text` as given; for PostgreSQL the connection string with its
     /// password, of which only the masked form is ever drawn.
     pub fn new(bundle: impl Into<String>, part: TargetPart, text: impl Into<String>) -> TargetRow {
-        let original = text.into();
+        let original = ConnAsWritten::new(text);
         let shown = match part {
-            TargetPart::Postgres => mask_password(&original),
-            TargetPart::Docker | TargetPart::Process | TargetPart::Proxy => original.clone(),
+            TargetPart::Postgres => mask_password(original.text()),
+            TargetPart::Docker | TargetPart::Process | TargetPart::Proxy => {
+                original.text().to_string()
+            }
         };
         TargetRow {
             bundle: bundle.into(),
@@ -222,7 +226,7 @@ impl TargetsState {
             self.editor = None;
             return Err("the edited target is gone".to_string());
         };
-        let checked = restore_password(edited.trim(), &row.original).and_then(|full| {
+        let checked = restore_password(edited.trim(), row.original.text()).and_then(|full| {
             PgConnSpec::parse(&full)
                 .map(|_| full)
                 .map_err(|e| e.to_string())
@@ -230,7 +234,7 @@ impl TargetsState {
         match checked {
             Ok(full) => {
                 row.shown = mask_password(&full);
-                row.original = full.clone();
+                row.original = ConnAsWritten::new(full.as_str());
                 row.reach = Reach::Unknown;
                 let bundle = row.bundle.clone();
                 self.editor = None;
