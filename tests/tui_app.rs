@@ -390,6 +390,10 @@ fn the_catalog_prompt_names_the_bundles_target_with_no_password() {
             "container-kill",
             "running in <docker (not configured)> went down",
         ),
+        // Configured nowhere: the kind's name, as `inject` prints it; the runbook's
+        // references read the parameters' defaults too.
+        ("k8s-crashloop", "app in default on kubernetes never"),
+        ("k8s-crashloop", "kubectl get pods -n default -o wide"),
     ] {
         key(&mut app, KeyCode::Char('/'));
         typed(&mut app, id);
@@ -399,6 +403,7 @@ fn the_catalog_prompt_names_the_bundles_target_with_no_password() {
         assert!(shown.contains(wanted), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("{{target}}"), "{shown}");
+        assert!(!shown.contains("{{namespace}}"), "{shown}");
         key(&mut app, KeyCode::Esc);
     }
 }

@@ -88,11 +88,16 @@ impl CatalogState {
     }
 
     /// What `{{target}}` reads for a fault on `kind`: the target in words, or a
-    /// placeholder such as `<docker (not configured)>`.
+    /// placeholder such as `<docker (not configured)>`. Kinds configured nowhere
+    /// (a command, kubernetes, a compound fault) read their kind's name, as
+    /// `inject` prints them.
     pub fn target_text(&self, kind: TargetKind) -> String {
-        match self.targets.get(&kind) {
-            Some(text) => text.clone(),
-            None => format!("<{}>", not_configured(kind)),
+        match (self.targets.get(&kind), kind) {
+            (Some(text), _) => text.clone(),
+            (None, TargetKind::Command | TargetKind::Kubernetes | TargetKind::Compound) => {
+                kind.to_string()
+            }
+            (None, _) => format!("<{}>", not_configured(kind)),
         }
     }
 

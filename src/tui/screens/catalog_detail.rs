@@ -137,18 +137,26 @@ fn lines(
     out.extend(field(theme, columns, "recovery", &recover, text));
     out.extend(field(theme, columns, "ttl", &spec.ttl.to_string(), text));
     section(&mut out, theme, "Responder prompt");
-    out.extend(paragraph(theme, columns, or_none(&prompt(spec, target))));
+    out.extend(paragraph(
+        theme,
+        columns,
+        or_none(&rendered(spec, &spec.prompt, target)),
+    ));
     section(&mut out, theme, "Runbook");
-    out.extend(paragraph(theme, columns, or_none(&spec.runbook)));
+    out.extend(paragraph(
+        theme,
+        columns,
+        or_none(&rendered(spec, &spec.runbook, target)),
+    ));
     out
 }
 
-/// The responder prompt as `inject` prints it: references replaced by the
+/// The prompt or runbook as `inject` prints it: references replaced by the
 /// parameters' defaults, the fault's id and `target`.
-fn prompt(spec: &FaultSpec, target: &str) -> String {
+fn rendered(spec: &FaultSpec, text: &str, target: &str) -> String {
     let values = spec.param_values(&BTreeMap::new()).unwrap_or_default();
     let builtins = BTreeMap::from([("target", target.to_string()), ("fault", spec.id.clone())]);
-    spec.render_text(&spec.prompt, &values, &builtins)
+    spec.render_text(text, &values, &builtins)
 }
 
 fn or_none(text: &str) -> &str {
