@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::args::ListArgs;
+use super::table::Table;
 use super::{print_json, Status};
 use crate::catalog::{Catalog, Category, FaultSpec, Severity, TargetKind};
 
@@ -40,18 +41,9 @@ pub fn run(catalog: &Catalog, args: &ListArgs) -> Status {
 
 /// The table exactly as DESIGN.md shows it.
 pub fn table(faults: &[&FaultSpec]) -> String {
-    let mut out = format!(
-        "{:<30} {:<12} {:<10} {}\n",
-        "ID", "CATEGORY", "SEVERITY", "NAME"
-    );
-    out.push_str(&"-".repeat(80));
-    out.push('\n');
+    let mut table = Table::new(&["ID", "CATEGORY", "SEVERITY", "NAME"], &[30, 12, 10]);
     for f in faults {
-        out.push_str(&format!(
-            "{:<30} {:<12} {:<10} {}\n",
-            f.id, f.category, f.severity, f.name
-        ));
+        table.row(&[&f.id, &f.category, &f.severity, &f.name]);
     }
-    out.push_str(&format!("Total: {} failure modes\n", faults.len()));
-    out
+    table.finish(&format!("Total: {} failure modes", faults.len()))
 }

@@ -15,6 +15,7 @@ pub mod logging;
 mod report;
 mod run;
 mod show;
+mod table;
 mod targets;
 mod teardown;
 mod validate;

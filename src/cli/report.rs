@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::ReportArgs;
 use super::execute::Progress;
+use super::table::Table;
 use super::{print_json, Status};
 use crate::engine::journal::default_state_dir;
 use crate::engine::record::RunRecord;
@@ -99,28 +100,16 @@ fn table(runs: &[SavedRun], dir: &Path) -> String {
             dir.display()
         );
     }
-    let mut out = format!(
-        "{:<10} {:<30} {:<26} {}\n",
-        "ID", "FAULT", "STARTED", "VERDICT"
-    );
-    out.push_str(&"-".repeat(80));
-    out.push('\n');
+    let mut table = Table::new(&["ID", "FAULT", "STARTED", "VERDICT"], &[10, 30, 26]);
     for run in runs {
-        out.push_str(&format!(
-            "{:<10} {:<30} {:<26} {}\n",
-            run.id,
-            run.fault,
-            run.started_at,
-            run.outcome.word()
-        ));
+        table.row(&[&run.id, &run.fault, &run.started_at, &run.outcome.word()]);
     }
-    out.push_str(&format!(
-        "Total: {} saved run{} in {}\n",
+    table.finish(&format!(
+        "Total: {} saved run{} in {}",
         runs.len(),
         if runs.len() == 1 { "" } else { "s" },
         dir.display()
-    ));
-    out
+    ))
 }
 
 /// Saves a finished run for `chaosdeck report`; a failure is a warning, the run's
