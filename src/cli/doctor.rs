@@ -13,12 +13,12 @@ use serde::Serialize;
 
 use super::args::DoctorArgs;
 use super::run::{load_config, Context};
-use super::Status;
+use super::{setup, Status};
 use crate::catalog::{Catalog, TargetKind};
 use crate::driver::process::procfs;
 use crate::driver::targets::Targets;
 use crate::driver::Verification;
-use crate::engine::journal::{dangling_in, default_state_dir, Dangling, Event, Journal};
+use crate::engine::journal::{dangling_in, Dangling, Event, Journal};
 use crate::lab::{self, LabError};
 use crate::report::mask_text;
 use crate::tui::reachability;
@@ -89,18 +89,11 @@ struct Findings<'a> {
 }
 
 pub fn run(ctx: &Context, args: &DoctorArgs) -> Status {
-    let (catalog, bundles) = match prepare(ctx, args) {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            eprintln!("{e}");
-            return Status::InputError;
-        }
+    let ((catalog, bundles), runtime) = match setup::with_runtime(prepare(ctx, args)) {
+        Ok(ready) => ready,
+        Err(status) => return status,
     };
-    let Ok(runtime) = crate::engine::runner::engine_runtime() else {
-        eprintln!("cannot start the async runtime");
-        return Status::InputError;
-    };
-    let state_dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
+    let state_dir = setup::state_dir(ctx.state_dir);
     let mut checks = vec![catalog, state_folder(&state_dir)];
     checks.extend(journal(&state_dir));
     checks.extend(runtime.block_on(machine_and_targets(&bundles)));

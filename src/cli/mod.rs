@@ -14,6 +14,7 @@ mod list;
 pub mod logging;
 mod report;
 mod run;
+mod setup;
 mod show;
 mod table;
 mod targets;

@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use super::args::ReportArgs;
 use super::execute::Progress;
 use super::table::Table;
-use super::{print_json, Status};
-use crate::engine::journal::default_state_dir;
+use super::{print_json, setup, Status};
 use crate::engine::record::RunRecord;
 use crate::engine::run_store::{read_file, RunStore, RunStoreError, SavedRun};
 
 pub fn run(state_dir: Option<&PathBuf>, args: &ReportArgs) -> Status {
-    let store = RunStore::in_state_dir(&state_dir.cloned().unwrap_or_else(default_state_dir));
+    let store = RunStore::in_state_dir(&setup::state_dir(state_dir));
     let Some(wanted) = args.run.as_deref() else {
         if let Some(out) = &args.out {
             eprintln!(

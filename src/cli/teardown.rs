@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::args::TeardownArgs;
-use super::Status;
+use super::{setup, Status};
+use crate::driver::targets::Targets;
 use crate::engine::inject::StepOutcome;
-use crate::engine::journal::{default_state_dir, Journal};
+use crate::engine::journal::Journal;
 use crate::engine::recover::tear_down_dangling_runs;
 
 #[derive(Serialize)]
@@ -26,24 +27,9 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
         eprintln!("teardown needs a fault id, --all or --dangling");
         return Status::InputError;
     }
-    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
-    let journal = match Journal::open(&dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("{e}");
-            return Status::InputError;
-        }
-    };
-    let given = match super::targets::from_args(&args.targets) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{e}");
-            return Status::InputError;
-        }
-    };
-    let Ok(runtime) = crate::engine::runner::engine_runtime() else {
-        eprintln!("cannot start the async runtime");
-        return Status::InputError;
+    let ((journal, given), runtime) = match setup::with_runtime(open(state_dir, args)) {
+        Ok(ready) => ready,
+        Err(status) => return status,
     };
     let runs = match runtime.block_on(tear_down_dangling_runs(&journal, wanted, &given)) {
         Ok(runs) => runs,
@@ -95,4 +81,12 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
         eprintln!("teardown left something behind; it stays in the journal as dangling");
         Status::TeardownFailed
     }
+}
+
+/// The journal, then the targets the flags name (what a fault whose holder is gone
+/// is undone against).
+fn open(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Result<(Journal, Targets), String> {
+    let journal = Journal::open(&setup::state_dir(state_dir)).map_err(|e| e.to_string())?;
+    let given = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    Ok((journal, given))
 }
