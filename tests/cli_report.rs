@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::cli::{chaosdeck, marker_catalog};
+use support::cli::{chaosdeck, exited, game_day_plan, marker_catalog, refused, text};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -17,21 +17,25 @@ use std::time::Duration;
 use chaosdeck::engine::record::RunRecord;
 use chaosdeck::lab::PgClusterOptions;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts exit 2 and that stderr says each of `wanted`.
-fn refused(output: &Output, wanted: &[&str]) {
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    for w in wanted {
-        assert!(stderr.contains(w), "expected {w:?} in:\n{stderr}");
-    }
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `run test-marker --yes --duration 200ms MORE…` with the marker catalog in `dir`.
+/// Without probes its verdict fails: recovery is not measured.
+fn run_marker(dir: &Path, state: &Path, more: &[&str]) -> Output {
+    let folder = marker_catalog(dir, "1m");
+    let mut args = vec![
+        "--catalog",
+        folder.to_str().unwrap(),
+        "run",
+        "test-marker",
+        "--yes",
+        "--duration",
+        "200ms",
+    ];
+    args.extend(more);
+    chaosdeck(state, &args)
 }
 
 #[test]
@@ -62,13 +66,7 @@ fn report_reproduces_a_real_run_by_id_by_prefix_and_by_file() {
             written.to_str().unwrap(),
         ],
     );
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    exited(&output, 0);
     let markdown = std::fs::read_to_string(&written).unwrap();
     let json = std::fs::read_to_string(dir.path().join("run.json")).unwrap();
     let record: RunRecord = serde_json::from_str(&json).unwrap();
@@ -93,8 +91,7 @@ fn report_reproduces_a_real_run_by_id_by_prefix_and_by_file() {
     let file = dir.path().join("run.json");
     for wanted in [id.as_str(), &id[..3], file.to_str().unwrap()] {
         let output = chaosdeck(&state, &["report", wanted]);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-        assert_eq!(text(&output.stdout), markdown, "report {wanted}");
+        assert_eq!(exited(&output, 0), markdown, "report {wanted}");
         let output = chaosdeck(&state, &["report", wanted, "--json"]);
         assert_eq!(text(&output.stdout), json, "report {wanted} --json");
     }
@@ -107,8 +104,7 @@ fn report_reproduces_a_real_run_by_id_by_prefix_and_by_file() {
     // --out writes the pair, as run --report does.
     let again = dir.path().join("again.md");
     let output = chaosdeck(&state, &["report", &id, "--out", again.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("again.md and"), "{output:?}");
+    assert!(exited(&output, 0).contains("again.md and"), "{output:?}");
     assert_eq!(std::fs::read_to_string(&again).unwrap(), markdown);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("again.json")).unwrap(),
@@ -116,9 +112,7 @@ fn report_reproduces_a_real_run_by_id_by_prefix_and_by_file() {
     );
 
     // The list names it.
-    let output = chaosdeck(&state, &["report"]);
-    let list = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{list}");
+    let list = exited(&chaosdeck(&state, &["report"]), 0);
     let row = list
         .lines()
         .find(|l| l.starts_with(&id))
@@ -134,12 +128,10 @@ fn game_day_runs_are_saved_one_by_one_and_listed_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let state = d.join("state");
-    let plan = d.join("plan.yaml");
-    std::fs::write(
-        &plan,
+    let plan = game_day_plan(
+        d,
         "name: saved\npause: 0s\nexperiments:\n  - { fault: test-marker, duration: 200ms }\n  - { fault: test-marker, duration: 200ms }\n",
-    )
-    .unwrap();
+    );
     let folder = marker_catalog(d, "1m");
     let output = chaosdeck(
         &state,
@@ -147,23 +139,18 @@ fn game_day_runs_are_saved_one_by_one_and_listed_newest_first() {
             "--catalog",
             folder.to_str().unwrap(),
             "gameday",
-            plan.to_str().unwrap(),
+            &plan,
             "--yes",
             "--json",
         ],
     );
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "no probes: recovery is not measured\n{stdout}\n{}",
-        text(&output.stderr)
-    );
+    // No probes: recovery is not measured, so the verdict fails.
+    let stdout = exited(&output, 1);
     let gameday: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
     assert_eq!(gameday.runs.len(), 2);
 
     let output = chaosdeck(&state, &["report", "--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    exited(&output, 0);
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
     let ids: Vec<&str> = listed.iter().map(|r| r["id"].as_str().unwrap()).collect();
     let newest_first: Vec<&str> = gameday
@@ -197,25 +184,11 @@ fn bad_input_exits_2_and_says_what_would_be_right() {
             "no run has been saved there yet",
         ],
     );
-    let output = chaosdeck(&state, &["report"]);
-    assert_eq!(output.status.code(), Some(0));
-    assert!(text(&output.stdout).starts_with("No saved runs in"));
+    let list = exited(&chaosdeck(&state, &["report"]), 0);
+    assert!(list.starts_with("No saved runs in"), "{list}");
 
     // Two saved runs that share a prefix; one unknown id.
-    let folder = marker_catalog(d, "1m");
-    let run = chaosdeck(
-        &state,
-        &[
-            "--catalog",
-            folder.to_str().unwrap(),
-            "run",
-            "test-marker",
-            "--yes",
-            "--duration",
-            "200ms",
-            "--json",
-        ],
-    );
+    let run = run_marker(d, &state, &["--json"]);
     let record: RunRecord = serde_json::from_slice(&run.stdout).unwrap();
     let saved = state.join("runs").join(format!("{}.json", record.run_id));
     for copy in ["abcd0001", "abcd0002"] {
@@ -261,22 +234,9 @@ fn a_run_whose_record_cannot_be_saved_still_ends_with_its_verdict() {
     std::fs::create_dir_all(&state).unwrap();
     // A file where the folder of saved runs should be.
     std::fs::write(state.join("runs"), "in the way").unwrap();
-    let folder = marker_catalog(d, "1m");
-    let output = chaosdeck(
-        &state,
-        &[
-            "--catalog",
-            folder.to_str().unwrap(),
-            "run",
-            "test-marker",
-            "--yes",
-            "--duration",
-            "200ms",
-        ],
-    );
-    let stdout = text(&output.stdout);
+    let output = run_marker(d, &state, &[]);
+    let stdout = exited(&output, 1);
     let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("Result: FAIL"), "{stdout}");
     assert!(stderr.contains("warning: cannot save run"), "{stderr}");
     assert!(!d.join("marker").exists(), "torn down all the same");
@@ -325,9 +285,7 @@ fn the_console_saves_a_finished_run_with_its_notes_masked() {
     let saved = std::fs::read_to_string(state.join("runs").join(format!("{id}.json"))).unwrap();
     assert!(!saved.contains("hunter2"), "{saved}");
     assert!(saved.contains("tried host=db password=***"), "{saved}");
-    let output = chaosdeck(&state, &["report", id]);
-    let markdown = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let markdown = exited(&chaosdeck(&state, &["report", id]), 0);
     assert!(markdown.contains("Marker file (test-marker)"), "{markdown}");
     let notes = &markdown[markdown.find("## Notes").unwrap()..];
     assert!(notes.contains("tried host=db password=***"), "{notes}");

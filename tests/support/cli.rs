@@ -1,26 +1,67 @@
-//! Running the real binary, and a harmless fault to run with it.
+//! Running the real binary, what it printed, and a harmless fault to run with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `chaosdeck --state-dir STATE ARGS…`, waited for.
-pub fn chaosdeck(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chaosdeck"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("run chaosdeck")
+/// `chaosdeck --state-dir STATE ARGS…`, not started yet (to spawn and signal).
+pub fn command(state: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chaosdeck"));
+    command.arg("--state-dir").arg(state).args(args);
+    command
 }
 
-/// A catalog folder in `dir` with one low-severity fault, `test-marker`, that creates
-/// `dir/marker` while it is on (its undo removes it, its verify checks it is gone),
-/// with the TTL given (`1m`).
-pub fn marker_catalog(dir: &Path, ttl: &str) -> PathBuf {
+/// `chaosdeck --state-dir STATE ARGS…`, waited for.
+pub fn chaosdeck(state: &Path, args: &[&str]) -> Output {
+    command(state, args).output().expect("run chaosdeck")
+}
+
+/// What the binary printed on stdout or stderr, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts the exit code (stdout and stderr in the message when it differs); gives
+/// stdout back.
+pub fn exited(output: &Output, code: i32) -> String {
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts exit 2 (bad input) and that stderr says each of `wanted`.
+pub fn refused(output: &Output, wanted: &[&str]) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for w in wanted {
+        assert!(stderr.contains(w), "expected {w:?} in:\n{stderr}");
+    }
+}
+
+/// A game-day plan, `dir/plan.yaml`, holding `yaml`; its path as `gameday` takes it.
+pub fn game_day_plan(dir: &Path, yaml: &str) -> String {
+    let path = dir.join("plan.yaml");
+    std::fs::write(&path, yaml).expect("write the plan");
+    path.to_str().expect("a UTF-8 path").to_string()
+}
+
+/// A catalog folder, `dir/catalog`, with `yaml` as its one file.
+pub fn catalog_folder(dir: &Path, yaml: &str) -> PathBuf {
     let folder = dir.join("catalog");
     std::fs::create_dir_all(&folder).expect("create the catalog folder");
-    let marker = dir.join("marker");
-    let text = format!(
+    std::fs::write(folder.join("test.yaml"), yaml).expect("write the catalog");
+    folder
+}
+
+/// One low-severity fault, `test-marker`, as catalog YAML: it creates `marker` while
+/// it is on (its undo removes it, its verify checks it is gone), with the TTL given
+/// (`1m`).
+pub fn marker_fault(marker: &Path, ttl: &str) -> String {
+    format!(
         r#"
 - id: test-marker
   name: Marker file
@@ -34,7 +75,11 @@ pub fn marker_catalog(dir: &Path, ttl: &str) -> PathBuf {
   ttl: {ttl}
 "#,
         m = marker.display()
-    );
-    std::fs::write(folder.join("test.yaml"), text).expect("write the catalog");
-    folder
+    )
+}
+
+/// A catalog folder in `dir` with `test-marker` (see [`marker_fault`]) creating
+/// `dir/marker`, with the TTL given (`1m`).
+pub fn marker_catalog(dir: &Path, ttl: &str) -> PathBuf {
+    catalog_folder(dir, &marker_fault(&dir.join("marker"), ttl))
 }
