@@ -4,28 +4,19 @@
 //! harmless `command` faults from a test catalog.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod support;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A fault that creates a file, and one whose undo "forgets" to remove it, so its
-/// verify finds it still there.
-fn catalog(dir: &Path) -> std::path::PathBuf {
-    let folder = dir.join("catalog");
-    std::fs::create_dir_all(&folder).unwrap();
-    let marker = dir.join("marker");
+use support::cli::{catalog_folder, exited, game_day_plan, marker_fault, refused};
+
+/// `test-marker` (a fault that creates `dir/marker`), one whose undo "forgets" to
+/// remove its file, so its verify finds it still there, and a critical one.
+fn catalog(dir: &Path) -> PathBuf {
     let stuck = dir.join("stuck");
-    let text = format!(
+    let others = format!(
         r#"
-- id: test-marker
-  name: Marker file
-  category: host
-  severity: low
-  target: command
-  description: Creates a file while the fault is on.
-  actions:
-    - command: {{ run: [touch, "{m}"], undo: [rm, -f, "{m}"], verify: [test, "!", -e, "{m}"], timeout: 5s }}
-  expect: {{ impact: [], recover_within: 5s }}
-  ttl: 1m
 - id: test-stuck
   name: Undo that does not undo
   category: host
@@ -47,32 +38,20 @@ fn catalog(dir: &Path) -> std::path::PathBuf {
   expect: {{ impact: [], recover_within: 5s }}
   ttl: 1m
 "#,
-        m = marker.display(),
         s = stuck.display()
     );
-    std::fs::write(folder.join("test.yaml"), text).unwrap();
-    folder
+    catalog_folder(dir, &(marker_fault(&dir.join("marker"), "1m") + &others))
 }
 
+/// `chaosdeck --state-dir DIR/state --catalog (this test's) ARGS…`, not started yet.
 fn command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_chaosdeck"));
-    command
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--catalog")
-        .arg(catalog(dir))
-        .args(args);
+    let mut command = support::cli::command(&dir.join("state"), &[]);
+    command.arg("--catalog").arg(catalog(dir)).args(args);
     command
 }
 
 fn chaosdeck(dir: &Path, args: &[&str]) -> Output {
     command(dir, args).output().unwrap()
-}
-
-fn refused(output: &Output, wanted: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(wanted), "expected {wanted:?} in:\n{stderr}");
 }
 
 #[test]
@@ -81,12 +60,12 @@ fn run_refuses_bad_input_before_touching_anything() {
     let d = dir.path();
     refused(
         &chaosdeck(d, &["run", "test-markr", "--yes"]),
-        "unknown fault id \"test-markr\"; did you mean \"test-marker\"?",
+        &["unknown fault id \"test-markr\"; did you mean \"test-marker\"?"],
     );
-    refused(&chaosdeck(d, &["run", "test-marker"]), "pass --yes");
+    refused(&chaosdeck(d, &["run", "test-marker"]), &["pass --yes"]);
     refused(
         &chaosdeck(d, &["run", "test-critical", "--yes"]),
-        "pass --yes --allow-critical",
+        &["pass --yes --allow-critical"],
     );
     refused(
         &chaosdeck(
@@ -100,22 +79,22 @@ fn run_refuses_bad_input_before_touching_anything() {
                 "high",
             ],
         ),
-        "the policy allows at most high",
+        &["the policy allows at most high"],
     );
     refused(
         &chaosdeck(d, &["run", "test-marker", "--yes", "--probe", "ftp://x"]),
-        "--probe \"ftp://x\"",
+        &["--probe \"ftp://x\""],
     );
     refused(
         &chaosdeck(
             d,
             &["run", "test-marker", "--yes", "--probe", "sql:SELECT 1"],
         ),
-        "needs --conn",
+        &["needs --conn"],
     );
     refused(
         &chaosdeck(d, &["run", "test-marker", "--yes", "--target", "shop"]),
-        "pass --config targets.yaml",
+        &["pass --config targets.yaml"],
     );
     let config = d.join("targets.yaml");
     std::fs::write(&config, "policy:\n  max_severity: low\nprobez: []\n").unwrap();
@@ -130,7 +109,7 @@ fn run_refuses_bad_input_before_touching_anything() {
                 "--yes",
             ],
         ),
-        "targets.yaml:3:1",
+        &["targets.yaml:3:1"],
     );
     std::fs::write(&config, "policy:\n  max_severity: low\n").unwrap();
     refused(
@@ -145,7 +124,7 @@ fn run_refuses_bad_input_before_touching_anything() {
                 "--allow-critical",
             ],
         ),
-        "the policy allows at most low",
+        &["the policy allows at most low"],
     );
     assert!(!d.join("marker").exists(), "nothing was injected");
 }
@@ -154,25 +133,19 @@ fn run_refuses_bad_input_before_touching_anything() {
 fn gameday_checks_the_whole_plan_first() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let plan = d.join("plan.yaml");
-    std::fs::write(
-        &plan,
-        "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: test-marker, durashun: 1s }\n",
-    )
-    .unwrap();
-    refused(
-        &chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes"]),
-        "experiments[1]",
-    );
-    std::fs::write(
-        &plan,
-        "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: no-such-fault }\n",
-    )
-    .unwrap();
-    refused(
-        &chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes"]),
-        "experiments[1] (no-such-fault): unknown fault id",
-    );
+    for (yaml, wanted) in [
+        (
+            "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: test-marker, durashun: 1s }\n",
+            "experiments[1]",
+        ),
+        (
+            "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: no-such-fault }\n",
+            "experiments[1] (no-such-fault): unknown fault id",
+        ),
+    ] {
+        let plan = game_day_plan(d, yaml);
+        refused(&chaosdeck(d, &["gameday", &plan, "--yes"]), &[wanted]);
+    }
     assert!(!d.join("marker").exists(), "the first experiment never ran");
 }
 
@@ -180,16 +153,12 @@ fn gameday_checks_the_whole_plan_first() {
 fn a_failed_teardown_stops_the_game_day() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let plan = d.join("plan.yaml");
-    std::fs::write(
-        &plan,
+    let plan = game_day_plan(
+        d,
         "name: stops\npause: 0s\nexperiments:\n  - { fault: test-stuck, duration: 300ms }\n  - { fault: test-marker, duration: 300ms }\n",
-    )
-    .unwrap();
-    let output = chaosdeck(d, &["gameday", plan.to_str().unwrap(), "--yes", "--json"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(3), "{stdout}\n{stderr}");
+    );
+    let output = chaosdeck(d, &["gameday", &plan, "--yes", "--json"]);
+    let stdout = exited(&output, 3);
     let record: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         record.runs.len(),
@@ -213,8 +182,7 @@ fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let output = chaosdeck(d, &["run", "test-marker", "--yes", "--duration", "300ms"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let stdout = exited(&output, 1);
     assert!(
         stdout.contains("teardown step    test-marker command: verified"),
         "{stdout}"
@@ -236,13 +204,11 @@ fn game_day_stopped_in_a_pause_by(signal: nix::sys::signal::Signal) {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let plan = d.join("plan.yaml");
-    std::fs::write(
-        &plan,
+    let plan = game_day_plan(
+        d,
         "name: paused\npause: 60s\nexperiments:\n  - { fault: test-marker, duration: 200ms }\n  - { fault: test-stuck, duration: 200ms }\n",
-    )
-    .unwrap();
-    let mut child = command(d, &["gameday", plan.to_str().unwrap(), "--yes"])
+    );
+    let mut child = command(d, &["gameday", &plan, "--yes"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
