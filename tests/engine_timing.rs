@@ -20,6 +20,7 @@ use chaosdeck::engine::record::{Outcome, RunRecord, TimelineKind};
 use chaosdeck::engine::runner::{run_experiment, EngineEvent, GateMode};
 use chaosdeck::engine::ProbeRole;
 use chaosdeck::observe::{ProbeCheck, ProbeSpec};
+use support::cli::{catalog_folder, marker_fault};
 use support::http_service::{Health, HttpService};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -53,9 +54,7 @@ struct Measured {
 
 async fn measure(interval: Duration) -> Measured {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("catalog")).unwrap();
-    std::fs::write(dir.path().join("catalog/outage.yaml"), OUTAGE_FAULT).unwrap();
-    let catalog = Catalog::load(&[dir.path().join("catalog")]).unwrap();
+    let catalog = Catalog::load(&[catalog_folder(dir.path(), OUTAGE_FAULT)]).unwrap();
     let up = Arc::new(AtomicBool::new(true));
     let service = HttpService::start(Health::Switch(up.clone())).await;
 
@@ -199,28 +198,8 @@ async fn times_are_within_one_probe_interval_at_50ms() {
 async fn after_a_panic_the_runs_journaled_steps_are_undone() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("fault-is-on");
-    let fault = format!(
-        r#"
-- id: test-marker
-  name: Marker file
-  category: host
-  severity: low
-  target: command
-  description: Creates a file while the fault is on.
-  actions:
-    - command:
-        run: [touch, "{m}"]
-        undo: [rm, -f, "{m}"]
-        verify: [test, "!", -e, "{m}"]
-        timeout: 5s
-  expect: {{ impact: [], recover_within: 10s }}
-  ttl: 1m
-"#,
-        m = marker.display()
-    );
-    std::fs::create_dir(dir.path().join("catalog")).unwrap();
-    std::fs::write(dir.path().join("catalog/marker.yaml"), fault).unwrap();
-    let catalog = Catalog::load(&[dir.path().join("catalog")]).unwrap();
+    let folder = catalog_folder(dir.path(), &marker_fault(&marker, "1m"));
+    let catalog = Catalog::load(&[folder]).unwrap();
     let targets = Targets {
         exe: std::env::current_exe().unwrap(),
         ..Targets::default()
