@@ -51,6 +51,14 @@ fn setup() -> RunSetup {
     }
 }
 
+/// Begin preflight with nothing in the way.
+fn start() -> Input {
+    Input::Start {
+        problems: vec![],
+        notes: vec![],
+    }
+}
+
 fn sample(probe: usize, at: Instant, up: bool) -> Input {
     Input::Probe(ProbeSample {
         probe,
@@ -87,7 +95,7 @@ fn residual() -> Vec<TeardownStep> {
 fn observing(setup: RunSetup) -> (Run, Instant) {
     let t0 = Instant::now();
     let mut run = Run::new(setup, t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(10), true), t0 + ms(20));
     step(
         &mut run,
@@ -121,6 +129,7 @@ async fn preflight_problems_abort_before_anything_is_injected() {
         &mut run,
         Input::Start {
             problems: vec!["postgres.hold_connections: connection refused".into()],
+            notes: vec![],
         },
         t0,
     );
@@ -134,13 +143,33 @@ async fn preflight_problems_abort_before_anything_is_injected() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_note_at_start_is_a_preflight_line_and_preflight_goes_on() {
+    let t0 = Instant::now();
+    let mut run = Run::new(setup(), t0);
+    let note = "fault proxy 127.0.0.1:9 is served by another process".to_string();
+    let effects = step(
+        &mut run,
+        Input::Start {
+            problems: vec![],
+            notes: vec![note.clone()],
+        },
+        t0,
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Timeline(t) if t.kind == TimelineKind::Preflight && t.text == note)),
+        "{effects:?}"
+    );
+    assert_eq!(run.phase, Phase::Preflight);
+    step(&mut run, sample(APP, t0 + ms(5), true), t0 + ms(6));
+    assert_eq!(run.phase, Phase::Gate, "a note stops nothing");
+}
+
+#[tokio::test(start_paused = true)]
 async fn preflight_waits_for_every_steady_state_probe_then_asks_the_gate() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    assert!(!has(
-        &step(&mut run, Input::Start { problems: vec![] }, t0),
-        &Effect::AskGate
-    ));
+    assert!(!has(&step(&mut run, start(), t0), &Effect::AskGate));
     // A down check, then the guard (not steady state) changes nothing.
     step(&mut run, sample(APP, t0 + ms(5), false), t0 + ms(6));
     step(&mut run, sample(GUARD, t0 + ms(5), true), t0 + ms(6));
@@ -175,7 +204,7 @@ async fn preflight_waits_for_the_monitoring_session_before_a_connection_fault() 
     waiting.wait_for_sources = vec!["postgres".into()];
     let t0 = Instant::now();
     let mut run = Run::new(waiting.clone(), t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(5), true), t0 + ms(6));
     assert_eq!(run.phase, Phase::Preflight, "probes alone are not enough");
     step(
@@ -192,7 +221,7 @@ async fn preflight_waits_for_the_monitoring_session_before_a_connection_fault() 
     assert!(has(&effects, &Effect::AskGate));
 
     let mut run = Run::new(waiting, t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(5), true), t0 + ms(6));
     step(
         &mut run,
@@ -211,7 +240,7 @@ async fn preflight_waits_for_the_monitoring_session_before_a_connection_fault() 
 async fn preflight_times_out_naming_the_probe_that_is_down() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(5), false), t0 + ms(6));
     step(&mut run, Input::Tick, t0 + ms(4999));
     assert_eq!(run.phase, Phase::Preflight);
@@ -234,7 +263,7 @@ async fn a_refused_gate_or_a_stop_before_injection_aborts_without_injecting() {
     ] {
         let t0 = Instant::now();
         let mut run = Run::new(setup(), t0);
-        step(&mut run, Input::Start { problems: vec![] }, t0);
+        step(&mut run, start(), t0);
         step(&mut run, sample(APP, t0, true), t0);
         assert_eq!(run.phase, Phase::Gate);
         let effects = step(&mut run, input, t0 + ms(1));
@@ -249,7 +278,7 @@ async fn a_refused_gate_or_a_stop_before_injection_aborts_without_injecting() {
 async fn approval_is_recorded_and_leads_to_inject() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0, true), t0);
     let effects = step(
         &mut run,
@@ -280,7 +309,7 @@ async fn approval_is_recorded_and_leads_to_inject() {
 async fn time_to_impact_is_the_first_failing_check_that_started_once_injection_began() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(10), true), t0 + ms(11));
     let approval = Input::GateApproved {
         by: "--yes".into(),
@@ -420,7 +449,7 @@ async fn a_stop_or_failing_guard_while_injecting_tears_down_once_injection_retur
     ] {
         let t0 = Instant::now();
         let mut run = Run::new(setup(), t0);
-        step(&mut run, Input::Start { problems: vec![] }, t0);
+        step(&mut run, start(), t0);
         step(&mut run, sample(APP, t0, true), t0);
         step(
             &mut run,
@@ -572,7 +601,7 @@ async fn a_failed_injection_reports_its_rollback() {
     ] {
         let t0 = Instant::now();
         let mut run = Run::new(setup(), t0);
-        step(&mut run, Input::Start { problems: vec![] }, t0);
+        step(&mut run, start(), t0);
         step(&mut run, sample(APP, t0, true), t0);
         step(
             &mut run,
@@ -720,7 +749,7 @@ async fn the_same_inputs_give_the_same_run() {
 async fn the_runner_sleeps_until_the_next_deadline_of_each_phase() {
     let t0 = Instant::now();
     let mut run = Run::new(setup(), t0);
-    step(&mut run, Input::Start { problems: vec![] }, t0);
+    step(&mut run, start(), t0);
     assert_eq!(
         next_deadline(&run),
         Some(t0 + ms(5000)),

@@ -2,7 +2,8 @@
 //! (SIGKILL, so it cleaned nothing) is removed by `lab down` from its record — child
 //! processes, the cluster's server and folder, containers, the lab's folder — and a
 //! console opened where PostgreSQL and Docker are missing still opens, says how to get
-//! them, and dims only their faults.
+//! them, and dims only their faults. A second chaosdeck runs a fault from the lab's
+//! `targets.yaml` while `lab up` (and its fault proxy) runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -112,4 +113,110 @@ fn a_machine_without_postgresql_or_docker_still_gets_a_console() {
         LabRecord::read(state.path()).unwrap().is_none(),
         "the lab record is gone"
     );
+}
+
+/// Starts `chaosdeck lab up` and waits until it says the lab is up; gives the child
+/// and the lab's `targets.yaml`.
+fn lab_up(state: &Path) -> (std::process::Child, std::path::PathBuf) {
+    use std::io::{BufRead, BufReader};
+    let mut up = chaosdeck(state)
+        .args(["lab", "up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = up.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = Vec::new();
+    let mut targets = None;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the lab did not come up:\n{}", seen.join("\n")));
+        if let Some(path) = line.trim().strip_prefix("targets: ") {
+            targets = Some(std::path::PathBuf::from(path));
+        }
+        let done = line.contains("Ctrl-C takes the lab down");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let targets = targets.unwrap_or_else(|| panic!("no targets line:\n{}", seen.join("\n")));
+    (up, targets)
+}
+
+#[test]
+fn a_fault_away_from_the_proxy_runs_against_a_lab_up_that_serves_it() {
+    let state = tempfile::tempdir().unwrap();
+    let _lab_down = support::lab_left::LabDownOnDrop(state.path().to_path_buf());
+    let (mut up, targets) = lab_up(state.path());
+    let config = std::fs::read_to_string(&targets).unwrap();
+    assert!(
+        config.contains("proxy:"),
+        "the lab has its proxy:\n{config}"
+    );
+    let started = Instant::now();
+    let output = chaosdeck(state.path())
+        .arg("--config")
+        .arg(&targets)
+        .args([
+            "run",
+            "process-kill",
+            "--target",
+            "shop",
+            "--duration",
+            "3s",
+        ])
+        .arg("--yes")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Result: PASS"), "{stdout}");
+    assert!(
+        stdout.contains("served by another process"),
+        "the timeline says whose proxy carries the traffic:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("verdict          recovered in"),
+        "a recovered verdict:\n{stdout}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+    // A network fault would have to change the lab's proxy, which only `lab up` can.
+    let output = chaosdeck(state.path())
+        .arg("--config")
+        .arg(&targets)
+        .args(["run", "net-refuse", "--target", "shop", "--duration", "1s"])
+        .arg("--yes")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("belongs to another process"),
+        "{stdout}\n{stderr}"
+    );
+    // Ctrl-C takes the lab down.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    up.wait().unwrap();
 }

@@ -109,9 +109,12 @@ impl StopReason {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// Begin preflight; `problems` are what the runner found before any probe ran
-    /// (unreachable targets, dangling faults). Any problem aborts the run.
+    /// (unreachable targets, dangling faults). Any problem aborts the run. `notes`
+    /// are what it found that changes how the run goes without stopping it (the
+    /// fault proxy is served by another process), each a line of the timeline.
     Start {
         problems: Vec<String>,
+        notes: Vec<String>,
     },
     Probe(ProbeSample),
     Metrics(MetricBatch),

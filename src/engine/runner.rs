@@ -109,7 +109,8 @@ pub async fn run_experiment(
     let (probe_tx, mut probe_rx) = mpsc::channel::<ProbeSample>(256);
     let (metric_tx, mut metric_rx) = mpsc::channel::<MetricBatch>(64);
     let specs: Vec<ProbeSpec> = exp.probes.iter().map(|(s, _)| s.clone()).collect();
-    let (proxy, proxy_problem) = start_run_proxy(&exp).await;
+    let run_proxy = start_run_proxy(&exp).await;
+    let (proxy, proxy_problem, proxy_note) = (run_proxy.own, run_proxy.problem, run_proxy.note);
     let mut samplers = exp.samplers.clone();
     if let Some(running) = &proxy {
         samplers.proxy = Some(running.proxy().stats_reader());
@@ -130,7 +131,8 @@ pub async fn run_experiment(
     let mut run = Run::new(setup, now);
     let (mut problems, blast_radius) = preflight_problems(&exp, &journal).await;
     problems.extend(proxy_problem);
-    let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems }, now);
+    let notes = proxy_note.into_iter().collect();
+    let mut pending: Vec<Effect> = step(&mut run, Input::Start { problems, notes }, now);
     let mut active: Option<Active> = None;
     let (work_tx, mut work_rx) = mpsc::channel::<Work>(2);
     let mut phase = run.phase;
@@ -263,20 +265,78 @@ pub async fn run_experiment(
     record
 }
 
+/// The run's fault proxy as [`start_run_proxy`] left it.
+struct RunProxy {
+    /// The proxy this run started, when it started one.
+    own: Option<RunningProxy>,
+    /// Why the run cannot go on (a preflight problem).
+    problem: Option<String>,
+    /// What the timeline should say about it (the address is served by another
+    /// process, so steady state is measured through that one).
+    note: Option<String>,
+}
+
 /// Starts the fault proxy of the run's proxy target, passing traffic, so steady state
 /// is measured through it and a fault only changes what it does. Nothing is started
-/// when one already runs at that address.
-async fn start_run_proxy(exp: &Experiment) -> (Option<RunningProxy>, Option<String>) {
+/// when one already runs at that address: in this process (the console's, a lab's),
+/// or in another process (a `chaosdeck lab up`), whose proxy then carries the
+/// traffic. A fault with proxy actions cannot change another process's proxy, so for
+/// it that is a problem.
+async fn start_run_proxy(exp: &Experiment) -> RunProxy {
+    let mut out = RunProxy {
+        own: None,
+        problem: None,
+        note: None,
+    };
     let Some(target) = &exp.targets.proxy else {
-        return (None, None);
+        return out;
     };
     if running::running(target.listen).is_some() {
-        return (None, None);
+        return out;
+    }
+    if served_by_another_process(target.listen).await {
+        match acts_on_proxy(&exp.steps) {
+            true => out.problem = Some(foreign_proxy_problem(target.listen)),
+            false => {
+                out.note = Some(format!(
+                    "fault proxy {} is served by another process; the run starts none of its own and measures steady state through that one",
+                    target.listen
+                ))
+            }
+        }
+        return out;
     }
     match FaultProxy::start(target.listen, target.upstream.clone()).await {
-        Ok(proxy) => (Some(RunningProxy::register(target.listen, proxy)), None),
-        Err(e) => (None, Some(format!("fault proxy {}: {e}", target.listen))),
+        Ok(proxy) => out.own = Some(RunningProxy::register(target.listen, proxy)),
+        Err(e) => out.problem = Some(e.to_string()),
     }
+    out
+}
+
+/// Whether any step acts on the fault proxy.
+pub fn acts_on_proxy(steps: &[Step]) -> bool {
+    steps
+        .iter()
+        .any(|s| s.action.target_kind() == Some(crate::catalog::TargetKind::Proxy))
+}
+
+/// Whether `listen` is taken by a listener this process did not register: binding it
+/// fails with "address in use".
+pub async fn served_by_another_process(listen: std::net::SocketAddr) -> bool {
+    if running::running(listen).is_some() {
+        return false;
+    }
+    matches!(
+        tokio::net::TcpListener::bind(listen).await,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse
+    )
+}
+
+/// Why a fault with proxy actions cannot run against a proxy another process serves.
+pub fn foreign_proxy_problem(listen: std::net::SocketAddr) -> String {
+    format!(
+        "fault proxy {listen}: it belongs to another process (such as a `chaosdeck lab up`), and only that process can change what it does; run network faults from the console that started it"
+    )
 }
 
 /// Sleeps until `deadline`, or for ever when there is none.

@@ -19,7 +19,7 @@ pub fn step(run: &mut Run, input: Input, now: Instant) -> Vec<Effect> {
         return out;
     }
     match input {
-        Input::Start { problems } => start(run, problems, now, &mut out),
+        Input::Start { problems, notes } => start(run, problems, notes, now, &mut out),
         Input::Probe(sample) => probe(run, sample, now, &mut out),
         Input::Metrics(batch) => {
             metrics(run, &batch);
@@ -69,9 +69,18 @@ fn metrics(run: &mut Run, batch: &crate::observe::MetricBatch) {
     }
 }
 
-fn start(run: &mut Run, problems: Vec<String>, now: Instant, out: &mut Vec<Effect>) {
+fn start(
+    run: &mut Run,
+    problems: Vec<String>,
+    notes: Vec<String>,
+    now: Instant,
+    out: &mut Vec<Effect>,
+) {
     if run.phase != Phase::Preflight {
         return;
+    }
+    for note in notes {
+        run.say(now, TimelineKind::Preflight, note, out);
     }
     if !problems.is_empty() {
         abort(run, format!("preflight: {}", problems.join("; ")), now, out);
