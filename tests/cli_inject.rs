@@ -429,3 +429,40 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
     assert_eq!(insert(), None);
     assert!(journal.dangling().unwrap().is_empty());
 }
+
+#[test]
+fn the_holders_log_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _holders = Holders(&state);
+    let catalog = support::cli::marker_catalog(dir.path(), "1m");
+    let catalog = catalog.to_str().unwrap();
+    let out = chaosdeck(
+        &state,
+        &["--catalog", catalog, "inject", "test-marker", "--yes"],
+    );
+    support::cli::exited(&out, 0);
+    let logs: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("holder-") && n.ends_with(".log"))
+        })
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let mode = std::fs::metadata(&logs[0]).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "{}: {:o}",
+        logs[0].display(),
+        mode & 0o777
+    );
+
+    let out = chaosdeck(&state, &["--catalog", catalog, "teardown", "test-marker"]);
+    support::cli::exited(&out, 0);
+    assert!(!dir.path().join("marker").exists());
+}

@@ -108,8 +108,7 @@ fn spawn_holder(run_id: &str, state_dir: Option<&PathBuf>) -> Result<(), (Status
         .unwrap_or_else(crate::engine::journal::default_state_dir);
     let _ = std::fs::create_dir_all(&dir);
     let log_path = dir.join(format!("holder-{run_id}.log"));
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| fail(format!("{}: {e}", log_path.display())))?;
+    let log = private_file(&log_path).map_err(|e| fail(format!("{}: {e}", log_path.display())))?;
     let mut command = std::process::Command::new(exe);
     command.args(&args);
     if let Some(conn) = conn {
@@ -190,6 +189,18 @@ fn spawn_holder(run_id: &str, state_dir: Option<&PathBuf>) -> Result<(), (Status
             log_path.display()
         ),
     ))
+}
+
+/// A new file only its owner may read (0600): the holder's log says what it did to
+/// which target.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// How long `inject` waits for the holder to say the fault is on.
