@@ -8,24 +8,40 @@
 //! says they hold a secret (`password`, `secret`) are masked whole. Text without a
 //! secret comes back unchanged, so a clean record survives a JSON round trip.
 
-use crate::driver::postgres::conn::mask_password;
+use crate::driver::postgres::conn::{mask_password, next_password_value};
 use crate::engine::record::{GamedayRecord, RunRecord};
 
 const URL_SCHEMES: [&str; 2] = ["postgresql://", "postgres://"];
 
 /// Free text with every password in it replaced by `***`.
+///
+/// One pass, left to right, taking whichever comes first: a `password` key, whose
+/// value is masked as far as libpq reads it (escaped spaces and quoted spaces
+/// included, a URL inside it too), or a URL, masked up to the next whitespace.
 pub fn text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = find_url(rest) {
-        out.push_str(&key_values(&rest[..at]));
-        let end = rest[at..]
-            .find(char::is_whitespace)
-            .map_or(rest.len(), |i| at + i);
-        out.push_str(&mask_password(&rest[at..end]));
-        rest = &rest[end..];
+    loop {
+        let url = find_url(rest);
+        let password = next_password_value(rest).filter(|v| url.is_none_or(|at| v.start <= at));
+        match (password, url) {
+            (Some(value), _) => {
+                out.push_str(&rest[..value.start]);
+                out.push_str("***");
+                rest = &rest[value.end..];
+            }
+            (None, Some(at)) => {
+                let end = rest[at..]
+                    .find(char::is_whitespace)
+                    .map_or(rest.len(), |i| at + i);
+                out.push_str(&rest[..at]);
+                out.push_str(&mask_password(&rest[at..end]));
+                rest = &rest[end..];
+            }
+            (None, None) => break,
+        }
     }
-    out.push_str(&key_values(rest));
+    out.push_str(rest);
     out
 }
 
@@ -78,23 +94,6 @@ fn find_url(text: &str) -> Option<usize> {
     URL_SCHEMES.iter().filter_map(|s| text.find(s)).min()
 }
 
-/// `password=…` masked in a stretch of text holding no URL; the whitespace around it
-/// kept as it was (`mask_password` trims).
-fn key_values(segment: &str) -> String {
-    let body = segment.trim();
-    if body.is_empty() {
-        return segment.to_string();
-    }
-    let lead = segment.len() - segment.trim_start().len();
-    let tail = segment.len() - segment.trim_end().len();
-    format!(
-        "{}{}{}",
-        &segment[..lead],
-        mask_password(body),
-        &segment[segment.len() - tail..]
-    )
-}
-
 fn names_a_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.contains("password") || name.contains("secret")
@@ -122,6 +121,37 @@ mod tests {
             ),
             ("  spaces kept\n", "  spaces kept\n"),
             ("nothing secret | here", "nothing secret | here"),
+        ];
+        for (given, masked) in cases {
+            assert_eq!(text(given), masked, "{given}");
+        }
+    }
+
+    #[test]
+    fn escaped_and_quoted_passwords_go_whole_and_the_rest_stays() {
+        let cases = [
+            (
+                r"typed host=127.0.0.1 user=spacey password=Trail\ Secret by mistake",
+                "typed host=127.0.0.1 user=spacey password=*** by mistake",
+            ),
+            (r"password=a\ b user=x", "password=*** user=x"),
+            (r"password=it\'s user=x", "password=*** user=x"),
+            (r"password=back\\ user=x", "password=*** user=x"),
+            ("note: password='a b c' then", "note: password=*** then"),
+            (r"password='it\'s a b' user=x", "password=*** user=x"),
+            (
+                "line one password=a\\ b\nline two",
+                "line one password=***\nline two",
+            ),
+            (
+                "password='x postgres://u:p@h y' after",
+                "password=*** after",
+            ),
+            ("password=postgres://secret after", "password=*** after"),
+            (
+                r"postgres://a:pw@h/db then password=a\ b user=x",
+                r"postgres://a:***@h/db then password=*** user=x",
+            ),
         ];
         for (given, masked) in cases {
             assert_eq!(text(given), masked, "{given}");

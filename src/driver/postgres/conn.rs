@@ -3,6 +3,7 @@
 //! chaosdeck opens, server-side failsafe timeouts, and target names with the password
 //! masked.
 
+use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -249,37 +250,50 @@ fn mask_url(url: &str) -> String {
 fn mask_key_values(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = find_password_key(rest) {
-        out.push_str(&rest[..at]);
-        let after_key = &rest[at..];
-        let eq = after_key.find('=').map_or(after_key.len(), |i| i + 1);
-        out.push_str(&after_key[..eq]);
-        let value = &after_key[eq..];
-        let spaces = value.len() - value.trim_start().len();
-        out.push_str(&value[..spaces]);
-        let value = &value[spaces..];
-        let end = if let Some(quoted) = value.strip_prefix('\'') {
-            let mut escaped = false;
-            let mut close = quoted.len();
-            for (i, c) in quoted.char_indices() {
-                match c {
-                    '\\' if !escaped => escaped = true,
-                    '\'' if !escaped => {
-                        close = i;
-                        break;
-                    }
-                    _ => escaped = false,
-                }
-            }
-            (1 + close + 1).min(value.len())
-        } else {
-            value.find(char::is_whitespace).unwrap_or(value.len())
-        };
+    while let Some(value) = next_password_value(rest) {
+        out.push_str(&rest[..value.start]);
         out.push_str("***");
-        rest = &value[end..];
+        rest = &rest[value.end..];
     }
     out.push_str(rest);
     out
+}
+
+/// The byte range of the value of the first `password` key in `text`: after the `=`
+/// and the spaces libpq skips, as far as libpq reads it (see [`libpq_value_len`]).
+pub(crate) fn next_password_value(text: &str) -> Option<Range<usize>> {
+    let at = find_password_key(text)?;
+    let after_key = &text[at..];
+    let eq = after_key.find('=').map_or(after_key.len(), |i| i + 1);
+    let value = &after_key[eq..];
+    let start = at + eq + (value.len() - value.trim_start().len());
+    Some(start..start + libpq_value_len(&text[start..]))
+}
+
+/// How many bytes of `value` (which starts right where a value starts) libpq reads
+/// as the value. Unquoted, up to whitespace, a backslash taking the next character
+/// with it (`Trail\ Secret` is one value); quoted, up to the closing quote, a
+/// backslash again taking the next character (`'it\'s'`). An unterminated quote,
+/// which libpq refuses, runs to the end. Only ASCII whitespace (C's `isspace`) ends
+/// a value here, so a mask never stops short of what any parser reads.
+pub(crate) fn libpq_value_len(value: &str) -> usize {
+    let (quoted, body) = match value.strip_prefix('\'') {
+        Some(body) => (true, body),
+        None => (false, value),
+    };
+    let open = usize::from(quoted);
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' if quoted => return open + i + 1,
+            ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c' if !quoted => return i,
+            _ => {}
+        }
+    }
+    value.len()
 }
 
 /// Byte offset of a `password` key (followed by optional spaces and `=`).
@@ -323,6 +337,46 @@ mod tests {
         for (given, masked) in cases {
             assert_eq!(mask_password(given), masked, "{given}");
         }
+    }
+
+    #[test]
+    fn escaped_and_quoted_values_are_masked_whole_and_what_follows_stays() {
+        let cases = [
+            (
+                r"host=127.0.0.1 port=5432 user=spacey password=Trail\ Secret",
+                "host=127.0.0.1 port=5432 user=spacey password=***",
+            ),
+            (r"password=a\ b user=x", "password=*** user=x"),
+            ("password=a\\ \\ b\\\tc user=x", "password=*** user=x"),
+            (r"password=it\'s user=x", "password=*** user=x"),
+            (r"password=back\\ user=x", "password=*** user=x"),
+            (r"password=back\\\ slash user=x", "password=*** user=x"),
+            (r"password=ends\", "password=***"),
+            ("password='a b' user=x", "password=*** user=x"),
+            (r"password='it\'s a b' user=x", "password=*** user=x"),
+            (r"password='a\\' user=x", "password=*** user=x"),
+            (r"password='a\\\' b' user=x", "password=*** user=x"),
+            ("password='never closed user=x", "password=***"),
+            (
+                r"password=a\ b host=h password='c d' dbname=e",
+                "password=*** host=h password=*** dbname=e",
+            ),
+        ];
+        for (given, masked) in cases {
+            assert_eq!(mask_password(given), masked, "{given}");
+        }
+    }
+
+    #[test]
+    fn the_mask_covers_exactly_what_the_parser_reads_as_the_password() {
+        let given = r"host=127.0.0.1 port=5432 user=spacey password=Trail\ Secret dbname=d";
+        let spec = PgConnSpec::parse(given).unwrap();
+        assert_eq!(spec.config.get_password(), Some(&b"Trail Secret"[..]));
+        assert_eq!(spec.config.get_dbname(), Some("d"));
+        assert_eq!(
+            spec.masked(),
+            "host=127.0.0.1 port=5432 user=spacey password=*** dbname=d"
+        );
     }
 
     #[test]
