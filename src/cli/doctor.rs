@@ -109,8 +109,8 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Status {
         if super::print_json(&findings) != Status::Pass {
             return Status::InputError;
         }
-    } else {
-        print!("{}", lines(&checks, failed, warnings));
+    } else if super::print_text(&lines(&checks, failed, warnings)) != Status::Pass {
+        return Status::InputError;
     }
     match failed {
         0 => Status::Pass,

@@ -103,31 +103,28 @@ fn status(state_dir: &Path) -> Status {
     match LabRecord::read(state_dir) {
         Ok(Some(record)) => {
             let alive = owner_alive(&record) || record.owner_pid == std::process::id();
-            println!("Lab {}", record.lab_id);
-            println!(
-                "  owner      pid {} ({})",
+            let mut out = format!("Lab {}\n", record.lab_id);
+            out.push_str(&format!(
+                "  owner      pid {} ({})\n",
                 record.owner_pid,
                 if alive {
                     "running"
                 } else {
                     "gone: `chaosdeck lab down` cleans up"
                 }
-            );
-            println!("  folder     {}", record.dir.display());
+            ));
+            out.push_str(&format!("  folder     {}\n", record.dir.display()));
             if let Some(root) = &record.cluster_root {
-                println!("  postgres   {}", root.display());
+                out.push_str(&format!("  postgres   {}\n", root.display()));
             }
-            println!("  children   {:?}", record.children);
-            println!(
-                "  containers {}",
+            out.push_str(&format!("  children   {:?}\n", record.children));
+            out.push_str(&format!(
+                "  containers {}\n",
                 if record.containers { "yes" } else { "no" }
-            );
-            Status::Pass
+            ));
+            super::print_text(&out)
         }
-        Ok(None) => {
-            println!("No lab is up.");
-            Status::Pass
-        }
+        Ok(None) => super::print_text("No lab is up.\n"),
         Err(e) => {
             eprintln!("{e}");
             Status::InputError

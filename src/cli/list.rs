@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::args::ListArgs;
 use super::table::Table;
-use super::{print_json, Status};
+use super::{print_json, print_text, Status};
 use crate::catalog::{Catalog, Category, FaultSpec, Severity, TargetKind};
 
 #[derive(Serialize)]
@@ -35,8 +35,7 @@ pub fn run(catalog: &Catalog, args: &ListArgs) -> Status {
             .collect();
         return print_json(&rows);
     }
-    print!("{}", table(&faults));
-    Status::Pass
+    print_text(&table(&faults))
 }
 
 /// The table exactly as DESIGN.md shows it.

@@ -21,6 +21,7 @@ mod targets;
 mod teardown;
 mod validate;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 pub use args::{Cli, Command};
@@ -149,15 +150,39 @@ fn print_catalog_error(error: &CatalogError) {
     );
 }
 
-/// Prints `value` as pretty JSON; a failure to serialize is reported, not hidden.
+/// Prints `value` as pretty JSON (see [`print_text`]); a failure to serialize is
+/// reported, not hidden.
 fn print_json(value: &impl serde::Serialize) -> Status {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => {
-            println!("{text}");
-            Status::Pass
+        Ok(mut text) => {
+            text.push('\n');
+            print_text(&text)
         }
         Err(e) => {
             eprintln!("cannot write JSON: {e}");
+            Status::InputError
+        }
+    }
+}
+
+/// Prints `text` on stdout as it is, for the read-only commands (`list`, `show`,
+/// `validate`, `report`, `doctor`, `lab status`). A reader that went away
+/// (`chaosdeck list --json | head -1`) is no failure: what it did not read is dropped,
+/// nothing is said, and the command ends with the status it would have had. Any other
+/// failure to write (a full disk behind `>`) is said on stderr.
+///
+/// SIGPIPE stays ignored, as Rust leaves it: a command that holds a fault must never be
+/// killed by its reader going away, so a closed stdout is handled here instead.
+fn print_text(text: &str) -> Status {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Status::Pass,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Status::Pass,
+        Err(e) => {
+            eprintln!("cannot write to stdout: {e}");
             Status::InputError
         }
     }

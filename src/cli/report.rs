@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::args::ReportArgs;
 use super::execute::Progress;
 use super::table::Table;
-use super::{print_json, setup, Status};
+use super::{print_json, print_text, setup, Status};
 use crate::engine::record::RunRecord;
 use crate::engine::run_store::{read_file, RunStore, RunStoreError, SavedRun};
 
@@ -47,15 +47,14 @@ pub fn run(state_dir: Option<&PathBuf>, args: &ReportArgs) -> Status {
             }
         }
         if args.json {
-            print!("{}", crate::report::run_json(&record));
+            return print_text(&crate::report::run_json(&record));
         }
         return Status::Pass;
     }
     match args.json {
-        true => print!("{}", crate::report::run_json(&record)),
-        false => print!("{}", crate::report::run_markdown(&record)),
+        true => print_text(&crate::report::run_json(&record)),
+        false => print_text(&crate::report::run_markdown(&record)),
     }
-    Status::Pass
 }
 
 /// A record by path (anything with a `/` or ending in `.json`), by id or unique id
@@ -86,8 +85,7 @@ fn list(store: &RunStore, json: bool) -> Status {
     if json {
         return print_json(&listing.runs);
     }
-    print!("{}", table(&listing.runs, store.dir()));
-    Status::Pass
+    print_text(&table(&listing.runs, store.dir()))
 }
 
 /// The saved runs as a table, in the style of `chaosdeck list`.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::args::ShowArgs;
-use super::{print_json, Status};
+use super::{print_json, print_text, Status};
 use crate::catalog::{Action, Catalog, FaultSpec, Lifetime, Precondition};
 
 #[derive(Serialize)]
@@ -56,8 +56,7 @@ pub fn run(catalog: &Catalog, args: &ShowArgs) -> Status {
             action_details: details,
         });
     }
-    print!("{}", render(spec));
-    Status::Pass
+    print_text(&render(spec))
 }
 
 /// The text form of `show`.

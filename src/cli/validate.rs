@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::args::ValidateArgs;
-use super::{print_json, Status};
+use super::{print_json, print_text, Status};
 use crate::catalog::{validate_paths, Catalog, ValidationReport};
 
 #[derive(Serialize)]
@@ -55,8 +55,7 @@ pub fn run(catalog_dirs: &[PathBuf], args: &ValidateArgs) -> Status {
     let faults: usize = report.files.iter().map(|(_, n)| n).sum();
     let files = report.files.len();
     if ok {
-        println!("OK: {faults} faults in {files} files");
-        Status::Pass
+        print_text(&format!("OK: {faults} faults in {files} files\n"))
     } else {
         let n = report.issues.len();
         eprintln!(

@@ -83,3 +83,16 @@ pub fn marker_fault(marker: &Path, ttl: &str) -> String {
 pub fn marker_catalog(dir: &Path, ttl: &str) -> PathBuf {
     catalog_folder(dir, &marker_fault(&dir.join("marker"), ttl))
 }
+
+/// `chaosdeck --state-dir STATE ARGS…` with its stdout a pipe whose reading end is
+/// closed before the binary can write a byte (as `| head` does once it has enough),
+/// waited for; stdout comes back empty.
+pub fn with_stdout_closed(state: &Path, args: &[&str]) -> Output {
+    let mut child = command(state, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start chaosdeck");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("wait for chaosdeck")
+}
