@@ -1,13 +1,17 @@
 //! The lab's demo service and load generator, as the real binary runs them, against a
 //! throwaway PostgreSQL cluster: health follows the database down and up again, orders
-//! are written and read, the load arrives at its rate, and no password is ever printed.
+//! are written and read, health also fails while the database is read-only or the web
+//! tier it depends on fails, the load arrives at its rate, and no password is ever
+//! printed.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step fails the test
 
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
@@ -105,7 +109,14 @@ impl Drop for Spawned {
 
 /// Starts the demo service on a free port; returns it with the address it announced.
 fn demo_service(conn: &str) -> (Spawned, String) {
-    let mut service = Spawned::start(&["__demo-service", "--listen", "127.0.0.1:0", "--db", conn]);
+    demo_service_with(conn, &[])
+}
+
+/// The same, with more arguments.
+fn demo_service_with(conn: &str, more: &[&str]) -> (Spawned, String) {
+    let mut args = vec!["__demo-service", "--listen", "127.0.0.1:0", "--db", conn];
+    args.extend_from_slice(more);
+    let mut service = Spawned::start(&args);
     let stdout = service.child.stdout.as_mut().unwrap();
     let mut line = String::new();
     // Read byte by byte so nothing after the line is buffered away from `stop`.
@@ -229,6 +240,116 @@ fn the_demo_service_follows_its_database_down_and_up() {
     assert_eq!(out, "", "stdout after the first line");
     assert!(err.contains("database: connection refused"), "{err}");
     assert!(err.contains("database answering again"), "{err}");
+    assert_no_password("stderr", &err);
+}
+
+/// A web tier in this process: answers every request with `status`, until stopped
+/// (then its port refuses connections).
+struct WebTier {
+    addr: String,
+    status: Arc<AtomicU16>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WebTier {
+    fn start() -> WebTier {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let status = Arc::new(AtomicU16::new(200));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (answer, stopped) = (status.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut head = [0u8; 1024];
+                let _ = stream.read(&mut head);
+                let code = answer.load(Ordering::SeqCst);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {code} X\r\nContent-Length: 3\r\nConnection: close\r\n\r\nweb"
+                );
+            }
+        });
+        WebTier {
+            addr,
+            status,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for WebTier {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `sql` as the superuser on the cluster's `shop` database.
+fn admin(cluster: &PgCluster, sql: &str) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(sql).await.unwrap();
+    });
+}
+
+#[test]
+fn health_also_needs_a_writable_database_and_the_web_tier() {
+    let Some((cluster, conn)) = cluster_with_app() else {
+        return;
+    };
+    let mut web = WebTier::start();
+    let url = format!("http://{}/", web.addr);
+    let (service, addr) = demo_service_with(&conn, &["--web", &url]);
+    let (status, body) = wait_for(&addr, "/health", 200, Duration::from_secs(5));
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+
+    // New sessions start read-only: nothing could be written, so not healthy.
+    admin(
+        &cluster,
+        "ALTER DATABASE shop SET default_transaction_read_only = on",
+    );
+    let (status, body) = request(&addr, "GET", "/health", "");
+    assert_eq!((status, body.as_str()), (503, "database: read-only\n"));
+    admin(
+        &cluster,
+        "BEGIN READ WRITE; ALTER DATABASE shop RESET default_transaction_read_only; COMMIT",
+    );
+    let (status, body) = request(&addr, "GET", "/health", "");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+
+    // The web tier answers an error, then is gone, then is back.
+    web.status.store(500, Ordering::SeqCst);
+    let (status, body) = request(&addr, "GET", "/health", "");
+    assert_eq!((status, body.as_str()), (503, "web: status 500\n"));
+    web.status.store(200, Ordering::SeqCst);
+    assert_eq!(request(&addr, "GET", "/health", "").0, 200);
+    web.stop();
+    let (status, body) = request(&addr, "GET", "/health", "");
+    assert_eq!((status, body.as_str()), (503, "web: connection refused\n"));
+    // The database side is untouched by the web tier.
+    assert_eq!(request(&addr, "POST", "/orders", "kettle").0, 201);
+
+    let (_, err) = service.stop();
+    assert!(err.contains("database: read-only"), "{err}");
+    assert!(err.contains("web: connection refused"), "{err}");
     assert_no_password("stderr", &err);
 }
 

@@ -163,6 +163,31 @@ impl LabContainers {
         wait_running(docker, &self.worker).await
     }
 
+    /// Where this machine reaches the web container's page: its address on the lab
+    /// network (which a restart keeps), e.g. `http://172.20.0.2:8080/`.
+    pub async fn web_url(&self, docker: &Docker) -> Result<String, LabError> {
+        let info = docker
+            .inspect_container(&self.web, None)
+            .await
+            .map_err(docker_error(format!(
+                "inspecting container \"{}\"",
+                self.web
+            )))?;
+        let address = info
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|networks| networks.get(&self.network).cloned())
+            .and_then(|endpoint| endpoint.ip_address)
+            .filter(|ip| !ip.is_empty());
+        match address {
+            Some(ip) => Ok(format!("http://{ip}:{WEB_PORT}/")),
+            None => Err(LabError::ContainerNotRunning {
+                name: self.web.clone(),
+                detail: format!("it has no address on network \"{}\"", self.network),
+            }),
+        }
+    }
+
     fn container_config(
         &self,
         alias: &str,

@@ -34,6 +34,8 @@ const LIST_ORDERS: &str = "SELECT json_build_object(\
      )::text";
 const ADD_ORDER: &str = "INSERT INTO orders (item) VALUES ($1) \
      RETURNING json_build_object('id', id, 'item', item, 'created_at', created_at)::text";
+/// Whether a new session may write.
+const READ_ONLY: &str = "SELECT current_setting('transaction_read_only')";
 /// SQLSTATE of `undefined_table`: the table vanished, create it again.
 const UNDEFINED_TABLE: &str = "42P01";
 
@@ -43,6 +45,9 @@ pub(crate) struct Database {
     config: Config,
     /// The table exists as far as the service knows.
     schema_ready: AtomicBool,
+    /// Held while creating the table: two sessions running `CREATE TABLE IF NOT
+    /// EXISTS` at once can both try to create it (a duplicate key in `pg_type`).
+    schema_lock: tokio::sync::Mutex<()>,
     /// The last failure written to stderr, so each one is told once.
     last_told: Mutex<Option<String>>,
 }
@@ -64,16 +69,23 @@ impl Database {
         Ok(Database {
             config,
             schema_ready: AtomicBool::new(false),
+            schema_lock: tokio::sync::Mutex::new(()),
             last_told: Mutex::new(None),
         })
     }
 
-    /// `SELECT 1` on a fresh connection, within [`HEALTH_DEADLINE`].
+    /// A fresh connection that can write, within [`HEALTH_DEADLINE`]: a session
+    /// that starts read-only (a standby, or `default_transaction_read_only` on) is
+    /// unhealthy, since the service could not take an order.
     pub async fn health(&self) -> Result<(), String> {
         within(HEALTH_DEADLINE, async {
             let client = self.connect().await?;
-            client.simple_query("SELECT 1").await.map_err(reason)?;
-            Ok(())
+            let row = client.query_one(READ_ONLY, &[]).await.map_err(reason)?;
+            let read_only: String = row.try_get(0).map_err(reason)?;
+            match read_only.as_str() {
+                "on" => Err("database: read-only".to_string()),
+                _ => Ok(()),
+            }
         })
         .await
     }
@@ -141,8 +153,11 @@ impl Database {
     async fn connect_with_schema(&self) -> Result<Client, String> {
         let client = self.connect().await?;
         if !self.schema_ready.load(Ordering::SeqCst) {
-            client.batch_execute(CREATE_TABLE).await.map_err(reason)?;
-            self.schema_ready.store(true, Ordering::SeqCst);
+            let _creating = self.schema_lock.lock().await;
+            if !self.schema_ready.load(Ordering::SeqCst) {
+                client.batch_execute(CREATE_TABLE).await.map_err(reason)?;
+                self.schema_ready.store(true, Ordering::SeqCst);
+            }
         }
         Ok(client)
     }

@@ -2,9 +2,11 @@
 //! HTTP API backed by PostgreSQL (through the fault proxy in the lab), so faults show
 //! up as an application would feel them.
 //!
-//! - `GET /health`: 200 `ok` when a fresh connection answers `SELECT 1` within 2 s,
-//!   else 503 with a one-line reason (`database: connection refused`, `database:
-//!   timeout`, `database: too many clients`, …);
+//! - `GET /health`: 200 `ok` when a fresh connection answers within 2 s and may write,
+//!   and, with `--web URL` (in the lab: the web container), that URL answers 2xx
+//!   within 1 s; else 503 with a one-line reason (`database: connection refused`,
+//!   `database: timeout`, `database: too many clients`, `database: read-only`, `web:
+//!   timeout`, `web: status 500`, …);
 //! - `GET /orders`: 200 with `{"count":N,"last":[…5 newest…]}`; `POST /orders` inserts
 //!   a row (the body, if any, names the item) and answers 201 with it; 503 with the
 //!   reason when the database fails.
@@ -34,9 +36,12 @@ use tokio::sync::Semaphore;
 use super::demo_db::Database;
 use super::demo_http::{self, Reply, Request};
 use crate::driver::host::die_with_parent;
+use crate::observe::probe_http::{self, HttpUrl};
 
 /// Requests handled at once; more get 503 `service: busy` at once.
 const MAX_IN_FLIGHT: usize = 256;
+/// How long `/health` waits for the web tier.
+const WEB_DEADLINE: Duration = Duration::from_secs(1);
 
 /// `chaosdeck __demo-service --listen ADDR --db CONN [--parent PID]` (hidden; the lab
 /// starts it).
@@ -58,6 +63,10 @@ pub struct DemoServiceArgs {
     /// The pid of the chaosdeck that started it; exit at once if it is already gone.
     #[arg(long, value_name = "PID")]
     pub parent: Option<u32>,
+    /// A web tier the service depends on (in the lab: the web container), checked by
+    /// `/health`, e.g. http://172.20.0.2:8080/.
+    #[arg(long, value_name = "URL")]
+    pub web: Option<String>,
 }
 
 impl DemoServiceArgs {
@@ -67,6 +76,9 @@ impl DemoServiceArgs {
         let mut words: Vec<OsString> = vec!["--listen".into(), self.listen.to_string().into()];
         if let Some(parent) = self.parent {
             words.extend(["--parent".into(), parent.to_string().into()]);
+        }
+        if let Some(web) = &self.web {
+            words.extend(["--web".into(), web.into()]);
         }
         words
     }
@@ -86,6 +98,13 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let web = match args.web.as_deref().map(HttpUrl::parse).transpose() {
+        Ok(web) => Arc::new(web),
+        Err(why) => {
+            eprintln!("demo-service: invalid --web: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match crate::engine::runner::engine_runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -93,13 +112,13 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = runtime.block_on(serve(args.listen, db));
+    let code = runtime.block_on(serve(args.listen, db, web));
     runtime.shutdown_timeout(Duration::from_millis(200));
     code
 }
 
 /// Binds, says so, and answers until a stop signal.
-async fn serve(listen: SocketAddr, db: Arc<Database>) -> ExitCode {
+async fn serve(listen: SocketAddr, db: Arc<Database>, web: Arc<Option<HttpUrl>>) -> ExitCode {
     let (mut term, mut int) = match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -126,10 +145,11 @@ async fn serve(listen: SocketAddr, db: Arc<Database>) -> ExitCode {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let db = Arc::clone(&db);
+                    let web = Arc::clone(&web);
                     let slot = Arc::clone(&slots).try_acquire_owned();
                     tokio::spawn(async move {
                         let busy = slot.is_err();
-                        handle(stream, &db, busy).await;
+                        handle(stream, &db, web.as_ref().as_ref(), busy).await;
                         drop(slot);
                     });
                 }
@@ -143,7 +163,7 @@ async fn serve(listen: SocketAddr, db: Arc<Database>) -> ExitCode {
 }
 
 /// Reads one request and answers it.
-async fn handle(mut stream: TcpStream, db: &Database, busy: bool) {
+async fn handle(mut stream: TcpStream, db: &Database, web: Option<&HttpUrl>, busy: bool) {
     let read = tokio::time::timeout(
         demo_http::READ_DEADLINE,
         demo_http::read_request(&mut stream),
@@ -152,15 +172,21 @@ async fn handle(mut stream: TcpStream, db: &Database, busy: bool) {
         Err(_) => return,
         Ok(Err(why)) => Reply::text(400, &why),
         Ok(Ok(_)) if busy => Reply::text(503, "service: busy"),
-        Ok(Ok(request)) => answer(db, &request).await,
+        Ok(Ok(request)) => answer(db, web, &request).await,
     };
     demo_http::write_reply(&mut stream, &reply).await;
 }
 
 /// Routes one request.
-async fn answer(db: &Database, request: &Request) -> Reply {
+async fn answer(db: &Database, web: Option<&HttpUrl>, request: &Request) -> Reply {
     let outcome = match (request.method.as_str(), request.path.as_str()) {
-        ("GET", "/health") => db.health().await.map(|()| Reply::text(200, "ok")),
+        ("GET", "/health") => match db.health().await {
+            Ok(()) => match web {
+                Some(url) => web_health(url).await.map(|()| Reply::text(200, "ok")),
+                None => Ok(Reply::text(200, "ok")),
+            },
+            Err(why) => Err(why),
+        },
         ("GET", "/orders") => db.orders().await.map(|json| Reply::json(200, json)),
         ("POST", "/orders") => {
             let item = item_name(&request.body);
@@ -171,6 +197,16 @@ async fn answer(db: &Database, request: &Request) -> Reply {
     };
     db.note(outcome.as_ref().map(|_| ()));
     outcome.unwrap_or_else(|why| Reply::text(503, &why))
+}
+
+/// The web tier answers 2xx within [`WEB_DEADLINE`].
+async fn web_health(url: &HttpUrl) -> Result<(), String> {
+    match tokio::time::timeout(WEB_DEADLINE, probe_http::get(url)).await {
+        Err(_) => Err("web: timeout".to_string()),
+        Ok(Err(why)) => Err(format!("web: {why}")),
+        Ok(Ok(response)) if (200..300).contains(&response.status) => Ok(()),
+        Ok(Ok(response)) => Err(format!("web: status {}", response.status)),
+    }
 }
 
 /// The item a POST body names: printable characters, at most 100; `widget` if none.

@@ -1,7 +1,7 @@
 //! Starting and stopping the lab: a throwaway PostgreSQL cluster, the fault proxy in
-//! front of it, the demo service (reaching the database through the proxy) under a
-//! supervisor that restarts it, a load generator, and two demo containers when the
-//! Docker engine answers. What is missing leaves only its part out, with one line
+//! front of it, two demo containers when the Docker engine answers, the demo service
+//! (reaching the database through the proxy; its health also needs the web container)
+//! under a supervisor that restarts it, and a load generator. What is missing leaves only its part out, with one line
 //! saying how to get it. Everything is written to the lab record before it is made.
 
 use std::net::SocketAddr;
@@ -126,10 +126,11 @@ impl Lab {
             worker_container: None,
         };
         self.start_postgres(&mut parts).await;
-        if let Err(e) = self.start_service(exe, &mut parts).await {
+        // The containers first: the demo service's health depends on the web one.
+        let web = self.start_containers(&mut parts).await;
+        if let Err(e) = self.start_service(exe, web, &mut parts).await {
             self.missing.push(format!("demo service: {e}"));
         }
-        self.start_containers(&mut parts).await;
         parts
     }
 
@@ -169,7 +170,12 @@ impl Lab {
     }
 
     /// The demo service (through the proxy when there is one) and the load on it.
-    async fn start_service(&mut self, exe: &Path, parts: &mut LabParts) -> Result<(), LabError> {
+    async fn start_service(
+        &mut self,
+        exe: &Path,
+        web: Option<String>,
+        parts: &mut LabParts,
+    ) -> Result<(), LabError> {
         let Some(cluster) = &self.cluster else {
             return Err(LabError::Io {
                 what: "needs the PostgreSQL cluster".into(),
@@ -189,17 +195,21 @@ impl Lab {
             env: vec![("CHAOSDECK_LAB_DB".into(), db)],
             ..StartOptions::default()
         };
+        let mut args = vec![
+            "__demo-service".into(),
+            "--listen".into(),
+            listen.to_string(),
+            "--parent".into(),
+            parent.clone(),
+        ];
+        if let Some(web) = web {
+            args.extend(["--web".into(), web]);
+        }
         let service = Supervisor::start_with(
             SupervisedSpec {
                 name: "demo service".into(),
                 program: exe.to_path_buf(),
-                args: vec![
-                    "__demo-service".into(),
-                    "--listen".into(),
-                    listen.to_string(),
-                    "--parent".into(),
-                    parent.clone(),
-                ],
+                args,
                 ready: Some("listening on".into()),
                 backoff: Duration::from_millis(500),
             },
@@ -230,15 +240,23 @@ impl Lab {
         Ok(())
     }
 
-    async fn start_containers(&mut self, parts: &mut LabParts) {
+    /// Starts the two containers; returns the web container's URL for the demo
+    /// service's health, when it has one.
+    async fn start_containers(&mut self, parts: &mut LabParts) -> Option<String> {
         let docker = match super::docker_connect().await {
             Ok(docker) => docker,
-            Err(e) => return self.missing.push(format!("containers: {e}")),
+            Err(e) => {
+                self.missing.push(format!("containers: {e}"));
+                return None;
+            }
         };
         let before = lab_images(&docker).await;
         let image = match super::ensure_busybox_image(&docker).await {
             Ok(image) => image,
-            Err(e) => return self.missing.push(format!("containers: {e}")),
+            Err(e) => {
+                self.missing.push(format!("containers: {e}"));
+                return None;
+            }
         };
         if !before.contains(&image) {
             self.record.image = Some(image);
@@ -247,13 +265,23 @@ impl Lab {
         if let Err(e) = self.record.write(&self.state_dir) {
             tracing::warn!("{e}");
         }
-        match LabContainers::up(&docker, &self.record.lab_id).await {
-            Ok(made) => {
-                parts.web_container = Some(made.web.clone());
-                parts.worker_container = Some(made.worker.clone());
-                self.containers = Some((docker, made));
+        let made = match LabContainers::up(&docker, &self.record.lab_id).await {
+            Ok(made) => made,
+            Err(e) => {
+                self.missing.push(format!("containers: {e}"));
+                return None;
             }
-            Err(e) => self.missing.push(format!("containers: {e}")),
+        };
+        parts.web_container = Some(made.web.clone());
+        parts.worker_container = Some(made.worker.clone());
+        let web = made.web_url(&docker).await;
+        self.containers = Some((docker, made));
+        match web {
+            Ok(url) => Some(url),
+            Err(e) => {
+                self.missing.push(format!("demo service's web check: {e}"));
+                None
+            }
         }
     }
 
