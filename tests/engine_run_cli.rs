@@ -201,3 +201,48 @@ async fn sigterm_during_a_run_tears_the_fault_down() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_a_config_and_no_target_takes_the_configs_target() {
+    let cluster = support::pg_cluster().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("targets.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+targets:
+  db: {{ postgres: {{ conn: "{conn}" }} }}
+services:
+  shop:
+    probes:
+      - {{ name: db-query, sql: SELECT 1, postgres: db, expect: "1" }}
+observe: {{ interval: 250ms, stable_for: 2 }}
+"#,
+            conn = cluster.conn_string()
+        ),
+    )
+    .unwrap();
+    let output = chaosdeck(&dir.path().join("state"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "pg-idle-in-transaction", "--param", "count=2"])
+        .args(["--yes", "--duration", "1s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("pg-idle-in-transaction injected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "target           postgres host={}",
+            cluster.host()
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("testpass"), "{stdout}");
+}

@@ -203,6 +203,12 @@ pub fn build(
             .targets_named(name, targets.exe.clone())
             .map_err(|e| e.to_string())?;
         targets = super::targets::overlay(named, targets);
+    } else if let Some(config) = config {
+        if let Some(name) = default_target(config, &targets) {
+            targets = config
+                .targets_named(&name, targets.exe.clone())
+                .map_err(|e| e.to_string())?;
+        }
     }
     let one_off = one_off_probes(request.probes, &request.observe, &targets)?;
     let configured = select_probes(config, request.only_probes)?;
@@ -233,6 +239,21 @@ pub fn build(
         experiment::experiment(new_run_id(), resolved, watch),
         approved_by,
     ))
+}
+
+/// The target a run takes from the config when no `--target` names one: the file's
+/// first, when no quick target flag (`--conn`, `--container` …) is given either (the
+/// flags alone are the targets then), as the console chooses. "First" is first by
+/// name: the config keeps its targets sorted by name, not in file order.
+fn default_target(config: &Config, flags: &crate::driver::targets::Targets) -> Option<String> {
+    let any_flag = flags.postgres.is_some()
+        || flags.container.is_some()
+        || flags.process.is_some()
+        || flags.proxy.is_some();
+    if any_flag {
+        return None;
+    }
+    config.targets.keys().next().cloned()
 }
 
 /// The config's probes, or only the named ones.
