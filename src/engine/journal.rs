@@ -103,10 +103,7 @@ impl Journal {
             path: path.clone(),
             message,
         };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(state_dir)
+        create_state_dir(state_dir)
             .map_err(|e| err(format!("cannot create the state folder: {e}")))?;
         Ok(Journal { path })
     }
@@ -237,6 +234,16 @@ pub fn default_state_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
     PathBuf::from(home).join(".local/state/chaosdeck")
+}
+
+/// Creates the state folder, and any folder above it that is missing, private (mode
+/// 0700): it holds the journal, saved runs and logs, and `doctor` warns when it is open
+/// to others. A folder that is already there is left as it is.
+pub fn create_state_dir(state_dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
 }
 
 /// A short id for a run, unique enough to tag sessions: 8 hex digits.
