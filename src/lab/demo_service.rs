@@ -248,6 +248,7 @@ mod tests {
             listen: "127.0.0.1:8080".parse().unwrap(),
             db: "host=127.0.0.1 port=1 password=pw".into(),
             parent: Some(42),
+            web: Some("http://172.20.0.2:8080/".into()),
         };
         let mut words: Vec<OsString> = vec!["x".into()];
         words.extend(args.to_args_without_db());
@@ -273,8 +274,19 @@ mod tests {
             path: path.into(),
             body: Vec::new(),
         };
-        assert_eq!(answer(&db, &request("GET", "/nope")).await.status, 404);
-        assert_eq!(answer(&db, &request("DELETE", "/orders")).await.status, 405);
-        assert_eq!(answer(&db, &request("POST", "/health")).await.status, 405);
+        assert_eq!(
+            answer(&db, None, &request("GET", "/nope")).await.status,
+            404
+        );
+        assert_eq!(
+            answer(&db, None, &request("DELETE", "/orders"))
+                .await
+                .status,
+            405
+        );
+        assert_eq!(
+            answer(&db, None, &request("POST", "/health")).await.status,
+            405
+        );
     }
 }
