@@ -320,6 +320,9 @@ fn health_also_needs_a_writable_database_and_the_web_tier() {
     let (service, addr) = demo_service_with(&conn, &["--web", &url]);
     let (status, body) = wait_for(&addr, "/health", 200, Duration::from_secs(5));
     assert_eq!((status, body.as_str()), (200, "ok\n"));
+    // A process fault's blast radius names the service, not the binary.
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", service.child.id())).unwrap();
+    assert_eq!(comm.trim(), "demo-service");
 
     // New sessions start read-only: nothing could be written, so not healthy.
     admin(

@@ -91,6 +91,11 @@ pub fn run(args: &DemoServiceArgs) -> ExitCode {
         eprintln!("demo-service: {why}");
         return ExitCode::FAILURE;
     }
+    // So `ps -o comm`, /proc and a process fault's blast radius name the service,
+    // not the chaosdeck binary it runs from.
+    if let Err(e) = nix::sys::prctl::set_name(c"demo-service") {
+        eprintln!("demo-service: cannot set the process name: {e}");
+    }
     let db = match Database::parse(&args.db) {
         Ok(db) => Arc::new(db),
         Err(why) => {
