@@ -20,8 +20,8 @@ use chaosdeck::tui::app::{App, Quit, Screen};
 use chaosdeck::tui::console::{initial_app, Options, FLAGS_BUNDLE};
 use chaosdeck::tui::draw::draw;
 use chaosdeck::tui::engine_link::Setup;
-use chaosdeck::tui::gate::ARMING;
-use chaosdeck::tui::keymap::{hints, KeyMode};
+use chaosdeck::tui::gate::{GateKind, GateOutcome, ARMING};
+use chaosdeck::tui::keymap::{hints, Action, KeyMode};
 use chaosdeck::tui::msg::{Command, Msg, RunStart};
 use chaosdeck::tui::screens::catalog::Availability;
 use chaosdeck::tui::theme::{Meaning, Theme};
@@ -204,7 +204,10 @@ fn the_critical_gate_shows_its_countdown_and_ignores_enter_until_armed() {
 #[test]
 fn read_only_hides_and_unbinds_every_key_that_injects() {
     let mut app = app_with(true);
-    let hint_words: Vec<&str> = hints(KeyMode::Catalog, true).iter().map(|h| h.1).collect();
+    let hint_words: Vec<&str> = hints(KeyMode::Catalog, true, false)
+        .iter()
+        .map(|h| h.1)
+        .collect();
     assert!(!hint_words.contains(&"prepare"), "{hint_words:?}");
     assert_eq!(key(&mut app, KeyCode::Enter), vec![]);
     assert_eq!(app.screen, Screen::Catalog);
@@ -226,6 +229,30 @@ fn quitting_with_a_run_in_progress_tears_down_first() {
         "q does not quit with a fault on"
     );
     assert_eq!(app.quit, Quit::No);
+    // As the README promises: q says how to tear the fault down first.
+    let said = &app
+        .flash
+        .as_ref()
+        .expect("q says why it does not quit")
+        .text;
+    assert_eq!(
+        said,
+        "a fault may be on: t tears it down, H halts everything, Ctrl-C tears down and quits"
+    );
+    let shown = text(&screen(&app, 80, 24));
+    assert!(
+        shown.contains("t tears it down, H halts everything"),
+        "{shown}"
+    );
+    // From another screen, the way back to t is named too.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('q'));
+    assert_eq!(app.quit, Quit::No);
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(
+        said.starts_with("a fault may be on: 4 shows the run, where t tears it down"),
+        "{said}"
+    );
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     let cmds = update(&mut app, Msg::Key(ctrl_c));
     assert!(
@@ -247,7 +274,7 @@ fn the_help_screen_lists_every_hint_of_the_screen_under_it() {
     key(&mut app, KeyCode::Char('?'));
     assert!(app.help);
     let shown = text(&screen(&app, 160, 48));
-    for (label, what) in hints(KeyMode::Catalog, false) {
+    for (label, what) in hints(KeyMode::Catalog, false, false) {
         assert!(
             shown.contains(label) && shown.contains(what),
             "{label} {what}:\n{shown}"
@@ -431,4 +458,281 @@ fn esc_during_preflight_stops_the_run_before_its_gate() {
             chaosdeck::engine::StopReason::Operator
         ))]
     );
+}
+
+/// Passes the high gate of db-max-connections: the fault is on, the dashboard up.
+fn inject(app: &mut App) {
+    prepare(app, "db-max-connections");
+    open_gate(app, "db-max-connections");
+    typed(app, "db-max-connections");
+    key(app, KeyCode::Enter);
+    update(
+        app,
+        Msg::Engine(EngineEvent::Phase(chaosdeck::engine::Phase::Observing)),
+    );
+    assert_eq!(app.screen, Screen::Live);
+}
+
+/// The hint bar: the last row of the screen.
+fn hint_bar(app: &App) -> String {
+    let shown = text(&screen(app, 80, 24));
+    shown.lines().last().unwrap_or_default().to_string()
+}
+
+#[test]
+fn the_run_comes_back_with_esc_or_4_from_catalog_targets_and_history() {
+    let mut app = app_with(false);
+    inject(&mut app);
+    assert!(!hint_bar(&app).contains("4 run"), "{}", hint_bar(&app));
+    key(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.screen, Screen::Catalog);
+    let said = app.flash.as_ref().unwrap().text.clone();
+    assert_eq!(
+        said,
+        "a run is in progress: Esc or 4 brings its screen back"
+    );
+    assert!(hint_bar(&app).contains(" 4 run "), "{}", hint_bar(&app));
+    // The flash is true: Esc clears the filter the fault was picked with, then
+    // brings the dashboard back (where t works again, below).
+    assert_eq!(app.catalog.filter_text(), "db-max-connections");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Catalog);
+    assert_eq!(app.catalog.filter_text(), "");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Live);
+    // From targets and from history, whichever screen they were opened from.
+    for (open, back) in [('2', KeyCode::Esc), ('3', KeyCode::Char('q'))] {
+        key(&mut app, KeyCode::Char('1'));
+        key(&mut app, KeyCode::Char(open));
+        assert_ne!(app.screen, Screen::Live);
+        assert!(hint_bar(&app).contains(" 4 run "), "{}", hint_bar(&app));
+        key(&mut app, back);
+        assert_eq!(app.screen, Screen::Live, "back from {open}");
+    }
+    // 4 from anywhere.
+    for open in ['1', '2', '3'] {
+        key(&mut app, KeyCode::Char(open));
+        key(&mut app, KeyCode::Char('4'));
+        assert_eq!(app.screen, Screen::Live, "4 from {open}");
+    }
+    assert_eq!(
+        key(&mut app, KeyCode::Char('t')),
+        vec![Command::Engine(EngineCmd::Stop(
+            chaosdeck::engine::StopReason::Operator
+        ))]
+    );
+    // Enter on a fault while the run is on names the way back.
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Enter);
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(said.contains("4 shows it"), "{said}");
+}
+
+#[test]
+fn the_run_comes_back_to_its_gate_and_4_is_in_the_help() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&cmds[..], [Command::StartRun { .. }]), "{cmds:?}");
+    update(
+        &mut app,
+        Msg::RunStarted(Box::new(RunStart {
+            run_id: "r-1".into(),
+            probes: vec![],
+            ttl: Duration::from_secs(300),
+            target: "shop".into(),
+            target_name: "shop".into(),
+        })),
+    );
+    // Preflight runs: its screen is the prepare screen.
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Prepare);
+    key(&mut app, KeyCode::Char('1'));
+    update(
+        &mut app,
+        Msg::Engine(EngineEvent::GateNeeded {
+            blast_radius: vec![],
+        }),
+    );
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.screen, Screen::Prepare);
+    assert!(
+        app.prepare.as_ref().unwrap().gate.is_some(),
+        "the gate waits"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(app.prepare.as_ref().unwrap().gate.is_none(), "Esc cancels");
+    // The help lists the key among the keys that work everywhere.
+    key(&mut app, KeyCode::Char('?'));
+    let shown = text(&screen(&app, 160, 48));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.trim_start_matches('│').trim().starts_with("4 ") && l.contains(" run")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn four_without_a_run_shows_the_last_result_or_says_there_is_none() {
+    let mut app = app_with(false);
+    key(&mut app, KeyCode::Char('4'));
+    assert_eq!(app.screen, Screen::Catalog);
+    assert_eq!(app.flash.as_ref().unwrap().text, "no run in progress");
+    assert!(!hint_bar(&app).contains("4 run"), "{}", hint_bar(&app));
+    // Esc on a catalog without filter or run stays put.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.screen, Screen::Catalog);
+}
+
+/// The gate's lines: the rows inside the box under "┌ gate".
+fn gate_box(shown: &str) -> Vec<String> {
+    shown
+        .lines()
+        .skip_while(|l| !l.starts_with("┌ gate"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| l.trim_matches('│').trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn each_gate_hints_its_own_keys_and_the_hints_hold() {
+    let cases = [
+        (
+            "pg-advisory-lock-hog",
+            " Enter inject  Esc cancel (so does any other key)",
+        ),
+        (
+            "pg-idle-in-transaction",
+            " y inject  Esc cancel (so does any other key)",
+        ),
+        (
+            "db-max-connections",
+            " type the fault id  Enter inject if it matches  Esc cancel",
+        ),
+        (
+            "pg-read-only",
+            " type the target's name  Enter inject once armed, if it matches  Esc cancel",
+        ),
+    ];
+    for (id, hint) in cases {
+        let mut app = app_with(false);
+        prepare(&mut app, id);
+        open_gate(&mut app, id);
+        assert_eq!(hint_bar(&app), hint, "{id}");
+        let gate = app.prepare.as_ref().unwrap().gate.clone().unwrap();
+        let mode = KeyMode::Gate(gate.severity);
+        assert_eq!(app.key_mode(), mode);
+        // Every key the table binds does at the gate what it says.
+        for binding in chaosdeck::tui::keymap::bindings(mode) {
+            if binding.code == KeyCode::Null {
+                continue; // "type": stands for the letters
+            }
+            let mut gate = gate.clone();
+            let word = match &gate.kind {
+                GateKind::TypeFaultId(w) | GateKind::TypeTargetName(w) => w.clone(),
+                GateKind::Enter | GateKind::Yes => String::new(),
+            };
+            gate.typed = word;
+            let armed = gate.opened + ARMING;
+            let outcome = gate.key(KeyEvent::new(binding.code, KeyModifiers::NONE), armed);
+            let expected = match binding.action {
+                Action::Open => matches!(outcome, GateOutcome::Approved(_)),
+                Action::Back => matches!(outcome, GateOutcome::Cancelled(_)),
+                Action::Erase => outcome == GateOutcome::Open,
+                other => panic!("{id}: unexpected action {other:?}"),
+            };
+            assert!(expected, "{id}: {} gave {outcome:?}", binding.label);
+        }
+        // "So does any other key" where the hint says it; letters are typed elsewhere.
+        for code in [
+            KeyCode::Char('x'),
+            KeyCode::Tab,
+            KeyCode::Up,
+            KeyCode::Enter,
+        ] {
+            let mut fresh = gate.clone();
+            let outcome = fresh.key(KeyEvent::new(code, KeyModifiers::NONE), gate.opened);
+            let cancels = matches!(outcome, GateOutcome::Cancelled(_));
+            let claimed = hint.contains("so does any other key");
+            match (code, &gate.kind) {
+                (KeyCode::Enter, GateKind::Enter) => {
+                    assert!(matches!(outcome, GateOutcome::Approved(_)))
+                }
+                (KeyCode::Char(_), GateKind::TypeFaultId(_) | GateKind::TypeTargetName(_)) => {
+                    assert_eq!(outcome, GateOutcome::Open, "{id}: letters are typed")
+                }
+                // A wrong (empty) word cancels at the typing gates.
+                _ => assert!(cancels, "{id}: {code:?} gave {outcome:?}"),
+            }
+            if claimed && !matches!(code, KeyCode::Enter) {
+                assert!(cancels, "{id}: the hint says {code:?} cancels");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_armed_critical_gate_says_what_to_type_until_the_word_matches() {
+    let mut app = app_with(false);
+    prepare(&mut app, "pg-read-only");
+    open_gate(&mut app, "pg-read-only");
+    app.now += ARMING;
+    for typing in ["", "sho"] {
+        if !typing.is_empty() {
+            typed(&mut app, typing);
+        }
+        let gate = gate_box(&text(&screen(&app, 80, 24)));
+        assert!(
+            gate.iter().any(|l| l == "armed: type shop, then Enter"),
+            "{gate:#?}"
+        );
+        assert!(
+            !gate.iter().any(|l| l.contains("Enter injects")),
+            "{gate:#?}"
+        );
+    }
+    typed(&mut app, "p");
+    let buf = screen(&app, 80, 24);
+    let gate = gate_box(&text(&buf));
+    assert!(
+        gate.iter().any(|l| l.contains("ARMED — Enter injects")),
+        "{gate:#?}"
+    );
+    assert_eq!(
+        style_of(&buf, "ARMED"),
+        drawn(Theme::dark().style(Meaning::GateArmed))
+    );
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(
+            format!("app_gate_critical_armed_{w}x{h}"),
+            text(&screen(&app, w, h))
+        );
+    }
+}
+
+#[test]
+fn the_gate_wraps_its_target_whole_at_80_columns() {
+    let conn = "host=127.0.0.1 port=41099 dbname=testdb user=postgres password=s3cret";
+    let long = "host=db-primary-eu-west-1-very-long-hostname.internal.example.com port=5432 dbname=orders_with_a_very_long_database_name user=postgres password=s3cret";
+    for (conn, id) in [
+        (conn, "db-max-connections"),
+        (conn, "pg-read-only"),
+        (long, "db-max-connections"),
+    ] {
+        let mut app = app_on(conn, false);
+        prepare(&mut app, id);
+        open_gate(&mut app, id);
+        let shown = text(&screen(&app, 80, 24));
+        let gate = gate_box(&shown).join(" ");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let masked = conn.replace("s3cret", "***");
+        assert!(
+            gate.contains(&format!("into {masked}")),
+            "the target is cut in the gate:\n{shown}"
+        );
+        assert!(gate.contains("> ▏"), "the typing line is there:\n{shown}");
+    }
 }

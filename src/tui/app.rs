@@ -132,13 +132,36 @@ impl App {
             Screen::Catalog => KeyMode::Catalog,
             Screen::Targets => KeyMode::Targets,
             Screen::History => KeyMode::History,
-            Screen::Prepare if self.prepare.as_ref().is_some_and(|p| p.gate.is_some()) => {
-                KeyMode::Gate
-            }
-            Screen::Prepare => KeyMode::Prepare,
+            Screen::Prepare => match self.prepare.as_ref().and_then(|p| p.gate.as_ref()) {
+                Some(gate) => KeyMode::Gate(gate.severity),
+                None => KeyMode::Prepare,
+            },
             Screen::Live => KeyMode::Live,
             Screen::Result => KeyMode::Result,
         }
+    }
+
+    /// The screen of the run in progress: prepare while preflight runs or the gate is
+    /// open, the live dashboard from the gate's approval on; `None` without a run.
+    pub fn run_screen(&self) -> Option<Screen> {
+        if !self.run_active {
+            return None;
+        }
+        let gate_open = self.prepare.as_ref().is_some_and(|p| p.gate.is_some());
+        let preflight = self
+            .live
+            .as_ref()
+            .is_none_or(|l| l.phase == crate::engine::Phase::Preflight);
+        match (gate_open, preflight, &self.prepare) {
+            (true, _, _) | (_, true, Some(_)) => Some(Screen::Prepare),
+            _ => Some(Screen::Live),
+        }
+    }
+
+    /// A run goes on while another screen is up (its key is hinted then).
+    pub fn run_elsewhere(&self) -> bool {
+        self.run_screen()
+            .is_some_and(|screen| screen != self.screen)
     }
 
     /// The targets of the bundle runs use.

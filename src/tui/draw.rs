@@ -165,7 +165,8 @@ fn status_line(app: &App, area: Rect, buf: &mut Buffer) {
 fn hint_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let mut spans = Vec::new();
-    for (key, what) in hints(app.key_mode(), app.read_only) {
+    let run_elsewhere = app.run_elsewhere();
+    for (key, what) in hints(app.key_mode(), app.read_only, run_elsewhere) {
         spans.push(Span::styled(
             format!(" {key}"),
             theme.style(Meaning::HintKey),

@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::time::Instant;
 
 use crate::catalog::Severity;
+use crate::tui::keymap::{gate_action, Action};
 
 /// How long a critical gate arms before Enter counts.
 pub const ARMING: Duration = Duration::from_secs(3);
@@ -74,52 +75,64 @@ impl GateState {
         (!left.is_zero()).then(|| now + left.min(Duration::from_millis(100)))
     }
 
-    /// Applies one key.
+    /// Applies one key, as the gate's keys in the key table say.
     pub fn key(&mut self, event: KeyEvent, now: Instant) -> GateOutcome {
-        if event.code == KeyCode::Esc {
+        let action = gate_action(self.severity, event);
+        if action == Some(Action::Back) {
             return GateOutcome::Cancelled("Esc at the gate".into());
         }
-        match &self.kind {
-            GateKind::Enter => match event.code {
-                KeyCode::Enter => GateOutcome::Approved("console: Enter at the low gate".into()),
-                _ => cancelled_by(event),
-            },
-            GateKind::Yes => match event.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    GateOutcome::Approved("console: y at the medium gate".into())
-                }
-                _ => cancelled_by(event),
-            },
-            GateKind::TypeFaultId(word) | GateKind::TypeTargetName(word) => {
+        match (&self.kind, action) {
+            (GateKind::Enter, Some(Action::Open)) => {
+                GateOutcome::Approved("console: Enter at the low gate".into())
+            }
+            (GateKind::Yes, Some(Action::Open)) => {
+                GateOutcome::Approved("console: y at the medium gate".into())
+            }
+            (GateKind::Enter | GateKind::Yes, _) => cancelled_by(event),
+            (GateKind::TypeFaultId(word) | GateKind::TypeTargetName(word), _) => {
                 let word = word.clone();
-                self.typing_key(event, &word, now)
+                self.typing_key(event, action, &word, now)
             }
         }
     }
 
-    fn typing_key(&mut self, event: KeyEvent, word: &str, now: Instant) -> GateOutcome {
+    /// Whether what is typed is the word the gate asks for.
+    pub fn word_matches(&self) -> bool {
+        match &self.kind {
+            GateKind::TypeFaultId(word) | GateKind::TypeTargetName(word) => self.typed == *word,
+            GateKind::Enter | GateKind::Yes => false,
+        }
+    }
+
+    fn typing_key(
+        &mut self,
+        event: KeyEvent,
+        action: Option<Action>,
+        word: &str,
+        now: Instant,
+    ) -> GateOutcome {
         let plain = !event
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-        match event.code {
-            KeyCode::Char(c) if plain => {
-                self.typed.push(c);
-                GateOutcome::Open
-            }
-            KeyCode::Backspace => {
+        match (action, event.code) {
+            (Some(Action::Erase), _) => {
                 self.typed.pop();
                 GateOutcome::Open
             }
-            KeyCode::Enter if self.typed != word => {
+            (Some(Action::Open), _) if self.typed != word => {
                 GateOutcome::Cancelled(format!("typed \"{}\", not \"{word}\"", self.typed))
             }
-            KeyCode::Enter if !self.arming_left(now).is_zero() => GateOutcome::Open,
-            KeyCode::Enter => GateOutcome::Approved(match self.kind {
+            (Some(Action::Open), _) if !self.arming_left(now).is_zero() => GateOutcome::Open,
+            (Some(Action::Open), _) => GateOutcome::Approved(match self.kind {
                 GateKind::TypeTargetName(_) => {
                     format!("console: typed the target name \"{word}\" after arming")
                 }
                 _ => format!("console: typed the fault id \"{word}\""),
             }),
+            (_, KeyCode::Char(c)) if plain => {
+                self.typed.push(c);
+                GateOutcome::Open
+            }
             _ => cancelled_by(event),
         }
     }

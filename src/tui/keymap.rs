@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::catalog::Severity;
+
 /// Which keymap is in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMode {
@@ -11,8 +13,9 @@ pub enum KeyMode {
     Catalog,
     Targets,
     Prepare,
-    /// The gate is open: its own keys decide (DESIGN.md, "Risk gates").
-    Gate,
+    /// The gate of a fault of this severity is open: its own keys decide
+    /// (DESIGN.md, "Risk gates"), and only they.
+    Gate(Severity),
     Live,
     Result,
     History,
@@ -37,6 +40,8 @@ pub enum Action {
     ShowCatalog,
     ShowTargets,
     ShowHistory,
+    /// The run in progress (its prepare screen or dashboard), or the last result.
+    ShowRun,
     HaltAll,
     TeardownDangling,
     /// Prepare: check steady state and ask for the gate.
@@ -48,6 +53,10 @@ pub enum Action {
     ExtendTtl,
     Note,
     WriteReport,
+    /// At a typing gate: letters are typed (the binding stands for all of them).
+    TypeWord,
+    /// At a typing gate: erase the last letter.
+    Erase,
 }
 
 /// One key of one mode.
@@ -64,6 +73,8 @@ pub struct Binding {
     pub injects: bool,
     /// Shown in the hint bar (the help screen shows every binding).
     pub hint: bool,
+    /// Shown in the hint bar while a run goes on on another screen.
+    pub hint_during_run: bool,
 }
 
 const fn key(
@@ -81,12 +92,21 @@ const fn key(
         help,
         injects: false,
         hint,
+        hint_during_run: false,
     }
 }
 
 const fn injects(binding: Binding) -> Binding {
     Binding {
         injects: true,
+        ..binding
+    }
+}
+
+/// Hinted only while a run goes on out of sight (the key that brings it back).
+const fn during_run(binding: Binding) -> Binding {
+    Binding {
+        hint_during_run: true,
         ..binding
     }
 }
@@ -121,6 +141,7 @@ const GLOBAL: &[Binding] = &[
     key(K::Char('1'), "1", A::ShowCatalog, "catalog", false),
     key(K::Char('2'), "2", A::ShowTargets, "targets", false),
     key(K::Char('3'), "3", A::ShowHistory, "history", false),
+    during_run(key(K::Char('4'), "4", A::ShowRun, "run", false)),
     key(K::Char('H'), "H", A::HaltAll, "halt everything", true),
     key(
         K::Char('D'),
@@ -134,7 +155,13 @@ const GLOBAL: &[Binding] = &[
 const CATALOG: &[Binding] = &[
     injects(key(K::Enter, "Enter", A::Open, "prepare", true)),
     key(K::Char('/'), "/", A::Filter, "filter", true),
-    key(K::Esc, "Esc", A::Back, "clear filter", false),
+    key(
+        K::Esc,
+        "Esc",
+        A::Back,
+        "clear the filter; without one, back to the run in progress",
+        false,
+    ),
     key(K::Char('q'), "q", A::Quit, "quit", true),
 ];
 
@@ -158,15 +185,13 @@ const PREPARE: &[Binding] = &[
     hidden(key(K::Char('q'), "q", A::Back, "back", false)),
 ];
 
-/// The gate reads keys itself (`gate.rs`); these entries document them.
-const GATE: &[Binding] = &[
-    key(
-        K::Enter,
-        "y/Enter",
-        A::Open,
-        "inject, as the gate asks",
-        true,
-    ),
+/// The gates' keys; `gate.rs` reads them from here. Low: Enter injects, any other
+/// key cancels. Medium: `y` injects, any other key cancels. High and critical: letters
+/// are typed, Enter injects when the word matches (a wrong word cancels; critical
+/// also waits out its arming countdown), Esc cancels (so do keys that type nothing,
+/// such as arrows, which the hint leaves out).
+const GATE_LOW: &[Binding] = &[
+    key(K::Enter, "Enter", A::Open, "inject", true),
     key(
         K::Esc,
         "Esc",
@@ -176,10 +201,52 @@ const GATE: &[Binding] = &[
     ),
 ];
 
+const GATE_MEDIUM: &[Binding] = &[
+    key(K::Char('y'), "y", A::Open, "inject", true),
+    hidden(key(K::Char('Y'), "Y", A::Open, "inject", false)),
+    key(
+        K::Esc,
+        "Esc",
+        A::Back,
+        "cancel (so does any other key)",
+        true,
+    ),
+];
+
+/// Stands for every letter at a typing gate in the table (a code no letter has).
+const TYPED: KeyCode = K::Null;
+
+const GATE_HIGH: &[Binding] = &[
+    key(TYPED, "type", A::TypeWord, "the fault id", true),
+    key(K::Enter, "Enter", A::Open, "inject if it matches", true),
+    key(K::Backspace, "Backspace", A::Erase, "erase a letter", false),
+    key(K::Esc, "Esc", A::Back, "cancel", true),
+];
+
+const GATE_CRITICAL: &[Binding] = &[
+    key(TYPED, "type", A::TypeWord, "the target's name", true),
+    key(
+        K::Enter,
+        "Enter",
+        A::Open,
+        "inject once armed, if it matches",
+        true,
+    ),
+    key(K::Backspace, "Backspace", A::Erase, "erase a letter", false),
+    key(K::Esc, "Esc", A::Back, "cancel", true),
+];
+
 const LIVE: &[Binding] = &[
     key(K::Char('t'), "t", A::TeardownNow, "tear down now", true),
     key(K::Char('+'), "+", A::ExtendTtl, "TTL +1m", true),
     key(K::Char('n'), "n", A::Note, "note", true),
+    key(
+        K::Char('q'),
+        "q",
+        A::Quit,
+        "quit (with a fault on: says how to tear it down first)",
+        false,
+    ),
 ];
 
 const RESULT: &[Binding] = &[
@@ -206,7 +273,10 @@ pub fn bindings(mode: KeyMode) -> Vec<Binding> {
         KeyMode::Catalog => (CATALOG, true),
         KeyMode::Targets => (TARGETS, true),
         KeyMode::Prepare => (PREPARE, true),
-        KeyMode::Gate => (GATE, false),
+        KeyMode::Gate(Severity::Low) => (GATE_LOW, false),
+        KeyMode::Gate(Severity::Medium) => (GATE_MEDIUM, false),
+        KeyMode::Gate(Severity::High) => (GATE_HIGH, false),
+        KeyMode::Gate(Severity::Critical) => (GATE_CRITICAL, false),
         KeyMode::Live => (LIVE, true),
         KeyMode::Result => (RESULT, true),
         KeyMode::History => (HISTORY, true),
@@ -232,26 +302,46 @@ pub fn action_for(mode: KeyMode, event: KeyEvent, read_only: bool) -> Option<Act
             .map(|b| b.action)
     };
     find(mode).or_else(|| match mode {
-        KeyMode::Help => None,
+        KeyMode::Help | KeyMode::Gate(_) => None,
         _ => find(KeyMode::Global),
     })
 }
 
-/// The hint bar's entries for `mode`: its own first, then the global ones.
-pub fn hints(mode: KeyMode, read_only: bool) -> Vec<(&'static str, &'static str)> {
+/// What `event` means at the gate of a fault of `severity`: the gate's own keys only.
+pub fn gate_action(severity: Severity, event: KeyEvent) -> Option<Action> {
+    action_for(KeyMode::Gate(severity), event, false)
+}
+
+/// The hint bar's entries for `mode`: its own first, then the global ones; the key
+/// back to the run only while `run_elsewhere` (a run goes on on another screen).
+pub fn hints(
+    mode: KeyMode,
+    read_only: bool,
+    run_elsewhere: bool,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&'static str, &'static str)> = Vec::new();
     let modes = match mode {
-        KeyMode::Help | KeyMode::Gate => vec![mode],
+        KeyMode::Help | KeyMode::Gate(_) => vec![mode],
         _ => vec![mode, KeyMode::Global],
     };
     for m in modes {
         for b in bindings(m) {
-            if b.hint && !(read_only && b.injects) {
+            let shown = b.hint || (run_elsewhere && b.hint_during_run);
+            if shown && !(read_only && b.injects) {
                 out.push((b.label, b.help));
             }
         }
     }
     out
+}
+
+/// How the key for `action` in `mode` is written (its first binding with a label), so
+/// messages that name a key say what the table binds.
+pub fn label(mode: KeyMode, action: Action) -> &'static str {
+    bindings(mode)
+        .into_iter()
+        .find(|b| b.action == action && !b.label.is_empty())
+        .map_or("", |b| b.label)
 }
 
 /// Whether `event` is Ctrl-C, which halts everything and quits from any mode.

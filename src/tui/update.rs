@@ -9,7 +9,7 @@ use tui_textarea::TextArea;
 
 use super::app::{App, Prompt, Quit, Screen};
 use super::gate::GateOutcome;
-use super::keymap::{action_for, is_interrupt, Action};
+use super::keymap::{action_for, is_interrupt, label, Action, KeyMode};
 use super::msg::{Command, Msg};
 use super::screens::prepare::{PrepareState, Stage};
 use super::update_run::{engine_event, halt_all, halt_and_quit, quit, run_started};
@@ -167,6 +167,7 @@ pub(super) fn act(app: &mut App, action: Action) -> Vec<Command> {
             cmds.push(Command::ReadJournal);
             cmds
         }
+        Action::ShowRun => show_run(app),
         Action::HaltAll => halt_all(app),
         Action::TeardownDangling => {
             if app.dangling.is_empty() {
@@ -206,6 +207,12 @@ fn screen_action(app: &mut App, action: Action) -> Vec<Command> {
             Action::Top => app.catalog.select_first(),
             Action::Bottom => app.catalog.select_last(),
             Action::Filter => app.catalog.start_filter(),
+            // Esc clears the filter first; with none, it goes back to the run.
+            Action::Back if app.catalog.filter_text().is_empty() => {
+                if let Some(screen) = app.run_screen() {
+                    app.screen = screen;
+                }
+            }
             Action::Back => app.catalog.clear_filter(),
             Action::Open => return open_fault(app),
             _ => {}
@@ -218,14 +225,14 @@ fn screen_action(app: &mut App, action: Action) -> Vec<Command> {
                 app.say("only PostgreSQL connection strings are edited here", true);
             }
             Action::CheckTargets => return vec![Command::CheckTargets],
-            Action::Back => app.screen = app.previous,
+            Action::Back => back(app),
             _ => {}
         },
         Screen::History => match action {
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 app.history.move_by(step(action))
             }
-            Action::Back => app.screen = app.previous,
+            Action::Back => back(app),
             _ => {}
         },
         Screen::Prepare => return prepare_action(app, action),
@@ -250,12 +257,30 @@ pub(super) fn scroll_result(app: &mut App, delta: isize) {
     }
 }
 
+/// Back from targets or history: to the run while one is in progress, else to the
+/// screen they were opened from.
+fn back(app: &mut App) {
+    app.screen = app.run_screen().unwrap_or(app.previous);
+}
+
+/// The run in progress, or the last run's result; says so when there is neither.
+fn show_run(app: &mut App) -> Vec<Command> {
+    app.help = false;
+    match (app.run_screen(), &app.result) {
+        (Some(screen), _) => app.screen = screen,
+        (None, Some(_)) => app.screen = Screen::Result,
+        (None, None) => app.say("no run in progress", false),
+    }
+    vec![]
+}
+
 pub(super) fn show(app: &mut App, screen: Screen) -> Vec<Command> {
     app.help = false;
-    if app.run_active && screen != Screen::Live {
+    if app.run_screen().is_some_and(|run| run != screen) {
         // The run keeps going; its screen is one key away.
+        let four = label(KeyMode::Global, Action::ShowRun);
         app.say(
-            "a run is in progress: its screen comes back with Esc",
+            format!("a run is in progress: Esc or {four} brings its screen back"),
             false,
         );
     }
@@ -274,7 +299,11 @@ pub(super) fn show(app: &mut App, screen: Screen) -> Vec<Command> {
 
 fn open_fault(app: &mut App) -> Vec<Command> {
     if app.run_active {
-        app.say("a run is in progress; one at a time", true);
+        let four = label(KeyMode::Global, Action::ShowRun);
+        app.say(
+            format!("a run is in progress; one at a time ({four} shows it)"),
+            true,
+        );
         return vec![];
     }
     let Some((spec, availability)) = app.catalog.selected() else {

@@ -3,6 +3,7 @@
 
 use super::app::{App, Quit, ResultState, Screen};
 use super::gate::GateState;
+use super::keymap::{label, Action, KeyMode};
 use super::live::{Change, LiveState};
 use super::msg::{Command, RunStart};
 use super::screens::prepare::Stage;
@@ -136,8 +137,19 @@ pub(super) fn halt_and_quit(app: &mut App, reason: StopReason) -> Vec<Command> {
 
 pub(super) fn quit(app: &mut App) -> Vec<Command> {
     if app.run_active {
+        let t = label(KeyMode::Live, Action::TeardownNow);
+        let halt = label(KeyMode::Global, Action::HaltAll);
+        let tear = match app.screen {
+            Screen::Live => format!("{t} tears it down"),
+            _ => {
+                let four = label(KeyMode::Global, Action::ShowRun);
+                format!("{four} shows the run, where {t} tears it down")
+            }
+        };
         app.say(
-            "a fault may be on: t tears it down, H halts everything, Ctrl-C tears down and quits",
+            format!(
+                "a fault may be on: {tear}, {halt} halts everything, Ctrl-C tears down and quits"
+            ),
             true,
         );
         return vec![];

@@ -58,7 +58,7 @@ fn section(mode: KeyMode) -> &'static str {
         KeyMode::Catalog => "catalog",
         KeyMode::Targets => "targets",
         KeyMode::Prepare => "prepare",
-        KeyMode::Gate => "gate",
+        KeyMode::Gate(_) => "gate",
         KeyMode::Live => "live dashboard",
         KeyMode::Result => "result",
         KeyMode::History => "history",

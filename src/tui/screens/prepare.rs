@@ -13,6 +13,7 @@ use crate::catalog::FaultSpec;
 use crate::tui::gate::{GateKind, GateState};
 use crate::tui::live::LiveState;
 use crate::tui::screens::severity_span;
+use crate::tui::screens::text_fit::wrap_lines;
 use crate::tui::theme::{Meaning, Theme};
 
 /// One parameter as the operator will run it.
@@ -132,7 +133,8 @@ pub fn render(
     if area.width < 4 || area.height < 3 {
         return;
     }
-    let gate_height = if prep.gate.is_some() { 6 } else { 3 };
+    let gate_lines = gate_lines(prep, now, theme, area.width.saturating_sub(2));
+    let gate_height = 2 + gate_lines.len().max(1) as u16;
     let fault_height = 5 + prep.params.len().max(1) as u16;
     let [top, middle, bottom] = Layout::vertical([
         Constraint::Length(fault_height),
@@ -142,7 +144,7 @@ pub fn render(
     .areas(area);
     render_fault(prep, theme, top, buf);
     render_preflight(prep, live, theme, middle, buf);
-    render_gate(prep, now, theme, bottom, buf);
+    render_gate(prep, gate_lines, theme, bottom, buf);
 }
 
 fn block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
@@ -260,8 +262,14 @@ fn render_preflight(
         .render(area, buf);
 }
 
-fn render_gate(prep: &PrepareState, now: Instant, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let Some(gate) = &prep.gate else {
+fn render_gate(
+    prep: &PrepareState,
+    lines: Vec<Line<'static>>,
+    theme: &Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    if prep.gate.is_none() {
         let text = match prep.stage {
             Stage::Preflight => "preflight running…",
             _ => "the gate opens after preflight",
@@ -270,7 +278,36 @@ fn render_gate(prep: &PrepareState, now: Instant, theme: &Theme, area: Rect, buf
             .block(block(" gate ", theme))
             .render(area, buf);
         return;
+    }
+    Paragraph::new(lines)
+        .block(block(" gate ", theme).border_style(theme.style(Meaning::GatePrompt)))
+        .render(area, buf);
+}
+
+/// The open gate's lines, wrapped to `width` columns: what goes into what (the
+/// target whole, on as many lines as it takes), what to do, what is typed, and for
+/// the critical gate its countdown, then what to type, then that Enter injects.
+fn gate_lines(prep: &PrepareState, now: Instant, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let Some(gate) = &prep.gate else {
+        return Vec::new();
     };
+    let width = usize::from(width.max(1));
+    let severity = gate.severity.as_str();
+    let what = format!(
+        "{severity} gate: inject {} into {}",
+        prep.spec.id, prep.target
+    );
+    let mut lines: Vec<Line<'static>> = wrap_lines(&what, width)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| match (i, row.strip_prefix(severity)) {
+            (0, Some(rest)) => Line::from(vec![
+                severity_span(gate.severity, theme),
+                Span::raw(rest.to_string()),
+            ]),
+            _ => Line::raw(row),
+        })
+        .collect();
     let ask = match &gate.kind {
         GateKind::Enter => "Press Enter to inject. Any other key cancels.".to_string(),
         GateKind::Yes => "Press y to inject. Any other key cancels.".to_string(),
@@ -279,16 +316,9 @@ fn render_gate(prep: &PrepareState, now: Instant, theme: &Theme, area: Rect, buf
             format!("Type the target's name \"{name}\", then Enter once armed. Esc cancels.")
         }
     };
-    let mut lines = vec![
-        Line::from(vec![
-            severity_span(gate.severity, theme),
-            Span::raw(format!(
-                " gate: inject {} into {}",
-                prep.spec.id, prep.target
-            )),
-        ]),
-        Line::styled(ask, theme.style(Meaning::GatePrompt)),
-    ];
+    for row in wrap_lines(&ask, width) {
+        lines.push(Line::styled(row, theme.style(Meaning::GatePrompt)));
+    }
     if matches!(
         gate.kind,
         GateKind::TypeFaultId(_) | GateKind::TypeTargetName(_)
@@ -298,18 +328,22 @@ fn render_gate(prep: &PrepareState, now: Instant, theme: &Theme, area: Rect, buf
             Span::styled(format!("{}▏", gate.typed), theme.style(Meaning::Text)),
         ]));
     }
-    if let GateKind::TypeTargetName(_) = gate.kind {
+    if let GateKind::TypeTargetName(name) = &gate.kind {
         let left = gate.arming_left(now);
-        let line = match left.is_zero() {
-            true => Line::styled(" ARMED — Enter injects ", theme.style(Meaning::GateArmed)),
-            false => Line::styled(
+        let line = match (left.is_zero(), gate.word_matches()) {
+            (false, _) => Line::styled(
                 format!("arming… {:.1} s", left.as_secs_f64()),
                 theme.style(Meaning::GateArming),
             ),
+            (true, false) => Line::styled(
+                format!("armed: type {name}, then Enter"),
+                theme.style(Meaning::GatePrompt),
+            ),
+            (true, true) => {
+                Line::styled(" ARMED — Enter injects ", theme.style(Meaning::GateArmed))
+            }
         };
         lines.push(line);
     }
-    Paragraph::new(lines)
-        .block(block(" gate ", theme).border_style(theme.style(Meaning::GatePrompt)))
-        .render(area, buf);
+    lines
 }
