@@ -466,3 +466,129 @@ fn the_holders_log_is_readable_by_its_owner_only() {
     support::cli::exited(&out, 0);
     assert!(!dir.path().join("marker").exists());
 }
+
+/// Whether a fresh session may write: `None`, or the SQLSTATE it got (25006 when the
+/// cluster is read-only).
+fn write_error(cluster: &PgCluster) -> Option<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, c) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(c);
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS orders (id int); INSERT INTO orders VALUES (1)",
+            )
+            .await
+            .err()
+            .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()))
+    })
+}
+
+/// Injects `id` into `cluster` through the engine, as a holder does, and journals its
+/// approval: a second run of a fault stacked on the first, as `inject` made them
+/// before it refused to.
+fn inject_through_the_engine(journal: &Journal, cluster: &PgCluster, id: &str) -> String {
+    use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
+    let catalog = chaosdeck::catalog::Catalog::load(&[]).unwrap();
+    let targets = chaosdeck::driver::targets::Targets {
+        postgres: Some(PgTarget {
+            conn: PgConnSpec::parse(&cluster.conn_string()).unwrap(),
+            data_dir: None,
+            bin_dir: None,
+        }),
+        ..Default::default()
+    };
+    let resolved =
+        chaosdeck::engine::experiment::resolve(&catalog, id, &[], targets, None).unwrap();
+    let run = chaosdeck::engine::journal::new_run_id();
+    let approved = Event::Approved {
+        severity: resolved.spec.severity.to_string(),
+        target: resolved.builtins["target"].clone(),
+        how: "--yes --allow-critical".into(),
+    };
+    journal.append(&run, id, 0, approved).unwrap();
+    let ctx = chaosdeck::driver::dispatch::RunContext {
+        run_id: run.clone(),
+        fault_id: id.to_string(),
+        ttl: resolved.ttl,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let active = rt.block_on(chaosdeck::engine::inject::inject(
+        journal,
+        &ctx,
+        &resolved.steps,
+        &resolved.targets,
+        |_| {},
+    ));
+    assert!(active.is_ok(), "{active:?}");
+    run
+}
+
+#[test]
+fn a_fault_already_on_is_refused_and_stacked_runs_are_undone_newest_first() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let _holders = Holders(state.path());
+    let conn = cluster.conn_string();
+    let inject = [
+        "inject",
+        "pg-read-only",
+        "--yes",
+        "--allow-critical",
+        "--conn",
+        &conn,
+    ];
+    support::cli::exited(&chaosdeck(state.path(), &inject), 0);
+    assert_eq!(write_error(&cluster).as_deref(), Some("25006"));
+    let journal = Journal::open(state.path()).unwrap();
+    let first = journal.dangling().unwrap()[0].intent.run.clone();
+
+    // Again: refused, in one line naming the fault, its run and the way out.
+    let out = chaosdeck(state.path(), &inject);
+    support::cli::refused(
+        &out,
+        &[
+            "\"pg-read-only\" is already on",
+            &format!("run {first}"),
+            "password=***",
+            "chaosdeck teardown pg-read-only",
+        ],
+    );
+    let stderr = support::cli::text(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("testpass"), "{stderr}");
+    let approvals = journal
+        .records()
+        .unwrap()
+        .iter()
+        .filter(|r| matches!(r.event, Event::Approved { .. }))
+        .count();
+    assert_eq!(approvals, 1, "the refused inject journaled an approval");
+
+    // A journal can still hold two stacked runs (written before inject refused, or
+    // by two injects racing): the second kept "on" as the value to restore. Undone
+    // oldest first, the cluster would stay read-only.
+    let second = inject_through_the_engine(&journal, &cluster, "pg-read-only");
+    let out = chaosdeck(state.path(), &["teardown", "pg-read-only", "--conn", &conn]);
+    support::cli::exited(&out, 0);
+    let undone: Vec<String> = journal
+        .records()
+        .unwrap()
+        .into_iter()
+        .filter(|r| matches!(r.event, Event::Undone { .. }))
+        .map(|r| r.run)
+        .collect();
+    assert_eq!(undone, vec![second, first], "the newest run first");
+    assert_eq!(write_error(&cluster), None, "the cluster stayed read-only");
+    assert!(journal.dangling().unwrap().is_empty());
+}

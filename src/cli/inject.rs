@@ -11,6 +11,8 @@ use super::Status;
 use crate::catalog::Catalog;
 use crate::driver::dispatch::RunContext;
 use crate::engine::inject;
+use crate::engine::journal::{default_state_dir, Journal};
+use crate::engine::recover::runs_on;
 
 /// Everything an injection needs, checked before anything is touched.
 pub type Prepared = crate::engine::experiment::Resolved;
@@ -47,6 +49,10 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectA
     if args.dry_run {
         return dry_run(&prepared);
     }
+    if let Err(e) = refuse_stacking(state_dir, &prepared.spec.id) {
+        eprintln!("{e}");
+        return Status::InputError;
+    }
     let run_id = crate::engine::journal::new_run_id();
     match spawn_holder(&run_id, state_dir) {
         Ok(()) => {
@@ -58,6 +64,27 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectA
             status
         }
     }
+}
+
+/// Refuses a fault the journal says is already on (held, or left dangling): a second
+/// injection would stack on the first, take the first one's change for the state to
+/// restore, and leave it in place at teardown.
+fn refuse_stacking(state_dir: Option<&PathBuf>, id: &str) -> Result<(), String> {
+    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
+    let records = Journal::open(&dir)
+        .and_then(|journal| journal.records())
+        .map_err(|e| e.to_string())?;
+    let Some(on) = runs_on(&records, Some(id)).pop() else {
+        return Ok(());
+    };
+    let how = match on.live_holder() {
+        Some(pid) => format!("held by pid {pid}"),
+        None => "left on from an earlier run".to_string(),
+    };
+    Err(format!(
+        "\"{id}\" is already on: {}, {how}; injecting it again would stack on it — end it first with: chaosdeck teardown {id}",
+        on.describe()
+    ))
 }
 
 fn dry_run(prepared: &Prepared) -> Status {

@@ -3,14 +3,15 @@
 //! while unwinding; persistent ones (settings, roles, slots …) are undone here from
 //! their journaled undo data, and every undo is verified.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::inject::{teardown_dangling, StepOutcome};
-use super::journal::{dangling_in, Dangling, Event, Journal};
+use super::journal::{dangling_in, Dangling, Event, Journal, Record};
+use crate::driver::postgres::conn::mask_password;
 use crate::driver::process::procfs;
 use crate::driver::targets::Targets;
 
@@ -43,15 +44,19 @@ pub struct RunTeardown {
 }
 
 /// Tears down every run with something still on (only those of fault `wanted`
-/// when given), oldest first: a live holder process is asked first (SIGTERM), then
-/// what is left is undone here from the journal's undo data.
+/// when given), newest first: changes stacked on one another (a setting changed by
+/// two runs, each keeping the value before it) are only put back right when undone
+/// in the reverse order of their making. A live holder process is asked first
+/// (SIGTERM), then what is left is undone here from the journal's undo data.
 pub async fn tear_down_dangling_runs(
     journal: &Journal,
     wanted: Option<&str>,
     given: &Targets,
 ) -> Result<Vec<RunTeardown>, String> {
+    let records = journal.records().map_err(|e| e.to_string())?;
     let mut done = Vec::new();
-    for run in runs_to_tear_down(journal, wanted)? {
+    for on in runs_on(&records, wanted).into_iter().rev() {
+        let run = on.run;
         let mut notes = Vec::new();
         if let Some(note) = stop_holder(journal, &run).await {
             notes.push(note);
@@ -72,29 +77,68 @@ pub async fn tear_down_dangling_runs(
     Ok(done)
 }
 
-/// Runs with something still on, oldest first; `wanted` keeps those of one fault
-/// (the fault as approved, or any fault it included).
-fn runs_to_tear_down(journal: &Journal, wanted: Option<&str>) -> Result<Vec<String>, String> {
-    let records = journal.records().map_err(|e| e.to_string())?;
-    let mut top: BTreeMap<&str, &str> = BTreeMap::new();
-    for r in &records {
-        if matches!(r.event, Event::Approved { .. }) {
-            top.insert(&r.run, &r.fault);
+/// One run with something still on, as the journal tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOn {
+    pub run: String,
+    /// The fault as approved (a compound fault's own id), else its first step's.
+    pub fault: String,
+    /// The target as approved, password masked; empty when the journal has none.
+    pub target: String,
+    /// Its steps still on, oldest first.
+    pub steps: Vec<Dangling>,
+}
+
+impl RunOn {
+    /// `pg-read-only (run 1a2b3c4d, target host=… password=***)`
+    pub fn describe(&self) -> String {
+        match self.target.is_empty() {
+            true => format!("{} (run {})", self.fault, self.run),
+            false => format!("{} (run {}, target {})", self.fault, self.run, self.target),
         }
     }
-    let mut seen = BTreeSet::new();
-    let mut runs = Vec::new();
-    for d in &dangling_in(&records) {
-        let run = d.intent.run.as_str();
-        let matches = match wanted {
-            None => true,
-            Some(id) => d.intent.fault == id || top.get(run) == Some(&id),
+
+    /// Whether `id` names this run's fault or a fault it included.
+    pub fn is_of(&self, id: &str) -> bool {
+        self.fault == id || self.steps.iter().any(|d| d.intent.fault == id)
+    }
+
+    /// The pid of the run's holder process, when it is still alive.
+    pub fn live_holder(&self) -> Option<u32> {
+        let (pid, start_time) = self.steps.iter().find_map(|d| d.holder)?;
+        procfs::is_same_live(pid, start_time).then_some(pid)
+    }
+}
+
+/// Runs with something still on, in the order they were injected (oldest first);
+/// `wanted` keeps those of one fault (the fault as approved, or any fault it
+/// included).
+pub fn runs_on(records: &[Record], wanted: Option<&str>) -> Vec<RunOn> {
+    let mut approved: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for r in records {
+        if let Event::Approved { target, .. } = &r.event {
+            approved.insert(&r.run, (&r.fault, target));
+        }
+    }
+    let mut runs: Vec<RunOn> = Vec::new();
+    for d in dangling_in(records) {
+        if let Some(on) = runs.iter_mut().find(|on| on.run == d.intent.run) {
+            on.steps.push(d);
+            continue;
+        }
+        let (fault, target) = match approved.get(d.intent.run.as_str()) {
+            Some((fault, target)) => (fault.to_string(), mask_password(target)),
+            None => (d.intent.fault.clone(), String::new()),
         };
-        if matches && seen.insert(run.to_string()) {
-            runs.push(run.to_string());
-        }
+        runs.push(RunOn {
+            run: d.intent.run.clone(),
+            fault,
+            target,
+            steps: vec![d],
+        });
     }
-    Ok(runs)
+    runs.retain(|on| wanted.is_none_or(|id| on.is_of(id)));
+    runs
 }
 
 /// Asks a live holder of `run` to tear its fault down and waits for it to end; ends
@@ -121,4 +165,78 @@ async fn stop_holder(journal: &Journal, run: &str) -> Option<String> {
     Some(format!(
         "{run}: the holder (pid {pid}) did not finish within {HOLDER_GRACE:?}; ended it and undid here"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(undo: &str) -> Event {
+        Event::Intent {
+            action: "postgres.setting".into(),
+            lifetime: "persistent".into(),
+            target: serde_json::json!({}),
+            undo: serde_json::json!({ "undo": undo }),
+            blast_radius: String::new(),
+        }
+    }
+
+    fn approved(target: &str) -> Event {
+        Event::Approved {
+            severity: "high".into(),
+            target: target.into(),
+            how: "--yes".into(),
+        }
+    }
+
+    #[test]
+    fn runs_on_are_grouped_in_injection_order_with_their_approved_fault_and_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let secret = "host=db port=5432 user=postgres password=hunter2";
+        journal
+            .append("r1", "pg-read-only", 0, approved(secret))
+            .unwrap();
+        journal
+            .append("r1", "pg-read-only", 0, intent("a"))
+            .unwrap();
+        journal
+            .append("r2", "compound-x", 0, approved("kubernetes"))
+            .unwrap();
+        journal.append("r2", "db-x", 0, intent("b")).unwrap();
+        journal.append("r2", "k8s-y", 1, intent("c")).unwrap();
+        journal
+            .append("r3", "pg-read-only", 0, intent("d"))
+            .unwrap();
+        let records = journal.records().unwrap();
+
+        let all = runs_on(&records, None);
+        let runs: Vec<(&str, &str, usize)> = all
+            .iter()
+            .map(|r| (r.run.as_str(), r.fault.as_str(), r.steps.len()))
+            .collect();
+        assert_eq!(
+            runs,
+            vec![
+                ("r1", "pg-read-only", 1),
+                ("r2", "compound-x", 2),
+                ("r3", "pg-read-only", 1)
+            ]
+        );
+        assert_eq!(
+            all[0].describe(),
+            "pg-read-only (run r1, target host=db port=5432 user=postgres password=***)"
+        );
+        assert_eq!(all[2].describe(), "pg-read-only (run r3)");
+
+        let of = |id| -> Vec<String> {
+            runs_on(&records, Some(id))
+                .into_iter()
+                .map(|r| r.run)
+                .collect()
+        };
+        assert_eq!(of("pg-read-only"), vec!["r1", "r3"]);
+        assert_eq!(of("k8s-y"), vec!["r2"], "a fault a compound included");
+        assert!(of("pg-read-onl").is_empty(), "only an exact id");
+    }
 }
