@@ -440,3 +440,154 @@ fn tiny_areas_do_not_panic() {
         let _ = s.row_at(buf.area, 0, 0);
     }
 }
+
+/// A console on `state_dir` with no targets, drawn 80 wide.
+fn console_on(state_dir: &std::path::Path) -> chaosdeck::tui::app::App {
+    use chaosdeck::tui::console::{initial_app, Options, FLAGS_BUNDLE};
+    let setup = chaosdeck::tui::engine_link::Setup {
+        catalog: chaosdeck::catalog::Catalog::builtin().unwrap(),
+        config: None,
+        bundles: std::collections::BTreeMap::from([(
+            FLAGS_BUNDLE.to_string(),
+            chaosdeck::driver::targets::Targets::default(),
+        )]),
+        typed_conns: Default::default(),
+        one_off_probes: vec![],
+        max_severity: None,
+        state_dir: state_dir.to_path_buf(),
+        host_disk: "/".into(),
+        host_name: "lab-host".into(),
+        report_dir: state_dir.to_path_buf(),
+    };
+    let options = Options {
+        read_only: false,
+        theme: Theme::dark(),
+        bundle: FLAGS_BUNDLE.into(),
+        notices: vec![],
+    };
+    initial_app(setup, options, state_dir.join("journal.jsonl"))
+}
+
+/// The console's whole screen, 80×24.
+fn console_screen(app: &chaosdeck::tui::app::App) -> String {
+    text(&draw(80, 24, |area, buf| {
+        chaosdeck::tui::draw::draw(app, area, buf)
+    }))
+}
+
+/// The next message the journal watcher sends (its dangling list), folded into `app`.
+async fn next_journal(
+    rx: &mut tokio::sync::mpsc::Receiver<chaosdeck::tui::msg::Msg>,
+    app: &mut chaosdeck::tui::app::App,
+) -> usize {
+    use chaosdeck::tui::msg::Msg;
+    let msg = tokio::time::timeout(std::time::Duration::from_secs(3), rx.recv())
+        .await
+        .expect("the watcher sends the journal within 3 s of a change")
+        .expect("the watcher is running");
+    let Msg::Journal { dangling, .. } = &msg else {
+        panic!("expected the journal, got {msg:?}");
+    };
+    let count = dangling.len();
+    chaosdeck::tui::update::update(app, msg);
+    count
+}
+
+#[tokio::test]
+async fn the_banner_follows_the_journal_as_other_terminals_change_it() {
+    use chaosdeck::engine::journal::Journal;
+    use chaosdeck::tui::engine_link::Link;
+    use chaosdeck::tui::msg::Command;
+    use std::time::Duration;
+
+    let state = tempfile::tempdir().unwrap();
+    let journal = Journal::open(state.path()).unwrap();
+    journal
+        .append("r-old", "container-pause", 0, intent())
+        .unwrap();
+    let mut app = console_on(state.path());
+    // The console watches the journal from the start, as often as JOURNAL_EVERY.
+    let watch = Command::WatchJournal {
+        every: chaosdeck::tui::engine_link::JOURNAL_EVERY,
+    };
+    assert!(chaosdeck::tui::console::startup_commands().contains(&watch));
+    assert!(chaosdeck::tui::engine_link::JOURNAL_EVERY <= Duration::from_secs(5));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let mut link = Link::new(journal.clone(), tx, Default::default());
+    let every = Duration::from_millis(100);
+    link.execute(Command::WatchJournal { every }, &app);
+    link.execute(Command::WatchJournal { every }, &app);
+    assert_eq!(next_journal(&mut rx, &mut app).await, 1);
+    let shown = console_screen(&app);
+    assert!(
+        shown.contains("⚠ 1 fault still on (container-pause)"),
+        "{shown}"
+    );
+    // Nothing changes: nothing is sent (one watcher, however often it was asked).
+    assert!(
+        tokio::time::timeout(Duration::from_millis(600), rx.recv())
+            .await
+            .is_err(),
+        "nothing changed, yet the watcher sent something"
+    );
+    // `chaosdeck teardown --dangling` in another terminal undoes it.
+    journal
+        .append(
+            "r-old",
+            "container-pause",
+            0,
+            undone(Verification::Verified),
+        )
+        .unwrap();
+    assert_eq!(next_journal(&mut rx, &mut app).await, 0);
+    let shown = console_screen(&app);
+    assert!(
+        !shown.contains("still on"),
+        "the banner went stale:\n{shown}"
+    );
+    // The run in progress is on, not left on from an earlier run.
+    app.run_active = true;
+    app.run_id = Some("r-now".into());
+    journal
+        .append("r-now", "db-max-connections", 0, intent())
+        .unwrap();
+    assert_eq!(next_journal(&mut rx, &mut app).await, 1);
+    let shown = console_screen(&app);
+    assert!(!shown.contains("still on"), "{shown}");
+    // A fault another terminal leaves on shows up without any key pressed.
+    journal
+        .append("r-other", "container-pause", 0, intent())
+        .unwrap();
+    assert_eq!(next_journal(&mut rx, &mut app).await, 2);
+    let shown = console_screen(&app);
+    assert!(
+        shown.contains("⚠ 1 fault still on (container-pause)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn reading_the_journal_again_keeps_the_selected_run() {
+    use chaosdeck::tui::msg::Msg;
+    let state = tempfile::tempdir().unwrap();
+    let mut app = console_on(state.path());
+    let records = typical_records();
+    let rows = history_rows(&records);
+    chaosdeck::tui::update::update(
+        &mut app,
+        Msg::Journal {
+            rows: rows.clone(),
+            dangling: vec![],
+        },
+    );
+    app.history.select_index(1);
+    let chosen = app.history.selected().unwrap().run.clone();
+    chaosdeck::tui::update::update(
+        &mut app,
+        Msg::Journal {
+            rows,
+            dangling: vec![],
+        },
+    );
+    assert_eq!(app.history.selected().unwrap().run, chosen);
+}

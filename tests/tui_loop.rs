@@ -84,6 +84,14 @@ fn start() -> Console {
 }
 
 fn start_with(prepare: impl FnOnce(&mut chaosdeck::tui::app::App)) -> Console {
+    start_doing(prepare, vec![])
+}
+
+/// A console whose I/O side is first asked to do `commands`.
+fn start_doing(
+    prepare: impl FnOnce(&mut chaosdeck::tui::app::App),
+    commands: Vec<chaosdeck::tui::msg::Command>,
+) -> Console {
     let state = tempfile::tempdir().unwrap();
     let setup = Setup {
         catalog: Catalog::builtin().unwrap(),
@@ -113,6 +121,9 @@ fn start_with(prepare: impl FnOnce(&mut chaosdeck::tui::app::App)) -> Console {
     };
     let (tx, mut rx) = mpsc::channel(1024);
     let mut link = Link::new(journal, tx.clone(), Default::default());
+    for command in commands {
+        link.execute(command, &app);
+    }
     let done = tokio::spawn(async move {
         let mut terminal = Terminal::new(backend).unwrap();
         event_loop::run(&mut terminal, &mut app, &mut link, &mut rx)
@@ -148,6 +159,31 @@ async fn an_idle_console_draws_once_and_then_nothing() {
         console.frames.load(Ordering::SeqCst),
         2,
         "a key answers with one frame"
+    );
+    console.tx.send(key('q')).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), console.done)
+        .await
+        .expect("q quits")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_watched_journal_that_does_not_change_draws_nothing() {
+    let watch = chaosdeck::tui::msg::Command::WatchJournal {
+        every: Duration::from_millis(50),
+    };
+    let console = start_doing(|_| {}, vec![watch]);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let first = console.frames.load(Ordering::SeqCst);
+    assert!(
+        first <= 2,
+        "the first frame, and the journal's first reading: {first}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        console.frames.load(Ordering::SeqCst),
+        first,
+        "thirty looks at an unchanged journal, and no redraw"
     );
     console.tx.send(key('q')).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), console.done)

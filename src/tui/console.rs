@@ -110,12 +110,23 @@ pub async fn run(
     spawn_input(tx.clone());
     spawn_signals(tx.clone());
     drop(tx);
-    for command in [Command::ReadJournal, Command::CheckTargets] {
+    for command in startup_commands() {
         link.execute(command, &app);
     }
     let result = super::event_loop::run(&mut guard.terminal, &mut app, &mut link, &mut rx).await;
     drop(guard);
     result
+}
+
+/// What the console asks of its I/O side as it opens: watch the journal (read at
+/// once, then again whenever it changes) and check the targets.
+pub fn startup_commands() -> Vec<Command> {
+    vec![
+        Command::WatchJournal {
+            every: super::engine_link::JOURNAL_EVERY,
+        },
+        Command::CheckTargets,
+    ]
 }
 
 /// Reads terminal events on a thread of its own (crossterm's read blocks).

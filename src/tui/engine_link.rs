@@ -23,6 +23,10 @@ use crate::observe::ProbeSpec;
 /// How long a reachability check of one target may take.
 const REACH_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often the console looks whether the journal changed under it: the banner of
+/// faults left on follows another terminal within this.
+pub const JOURNAL_EVERY: Duration = Duration::from_secs(2);
+
 /// What the console runs against.
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -83,6 +87,8 @@ pub struct Link {
     msgs: mpsc::Sender<Msg>,
     run: Option<RunHandle>,
     started: StartedRuns,
+    /// The journal watcher is running.
+    watching: bool,
 }
 
 impl Link {
@@ -92,6 +98,7 @@ impl Link {
             msgs,
             run: None,
             started,
+            watching: false,
         }
     }
 
@@ -102,6 +109,7 @@ impl Link {
             Command::Engine(cmd) => self.forward(cmd),
             Command::CheckTargets => self.check_targets(&app.setup),
             Command::ReadJournal => self.read_journal(),
+            Command::WatchJournal { every } => self.watch_journal(every),
             Command::TearDownDangling => self.tear_down_dangling(&app.setup, &app.bundle),
             Command::WriteReport => self.write_report(app),
         }
@@ -223,16 +231,51 @@ impl Link {
         let journal = self.journal.clone();
         let msgs = self.msgs.clone();
         tokio::spawn(async move {
-            let read = tokio::task::spawn_blocking(move || journal.records()).await;
-            let msg = match read {
-                Ok(Ok(records)) => Msg::Journal {
-                    rows: super::history::history_rows(&records),
-                    dangling: crate::engine::journal::dangling_in(&records),
-                },
-                Ok(Err(e)) => Msg::Failed(e.to_string()),
+            let msg = match tokio::task::spawn_blocking(move || journal_msg(&journal)).await {
+                Ok(msg) => msg,
                 Err(e) => Msg::Failed(format!("cannot read the journal: {e}")),
             };
             let _ = msgs.send(msg).await;
+        });
+    }
+
+    /// Every `every`, looks at the journal file's size, time and inode (on the
+    /// blocking pool, one look at a time) and reads it only when they changed, so
+    /// an idle console neither reads nor redraws. Ends with the console.
+    fn watch_journal(&mut self, every: Duration) {
+        if self.watching {
+            return;
+        }
+        self.watching = true;
+        let journal = self.journal.clone();
+        let msgs = self.msgs.clone();
+        tokio::spawn(async move {
+            let mut seen: Option<Stamp> = None;
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if msgs.is_closed() {
+                    return;
+                }
+                let looking = journal.clone();
+                let before = seen.clone();
+                let looked = tokio::task::spawn_blocking(move || {
+                    let now = stamp(looking.path());
+                    let msg = (before.as_ref() != Some(&now)).then(|| journal_msg(&looking));
+                    (now, msg)
+                })
+                .await;
+                let Ok((now, msg)) = looked else {
+                    continue;
+                };
+                seen = Some(now);
+                if let Some(msg) = msg {
+                    if msgs.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            }
         });
     }
 
@@ -289,6 +332,34 @@ impl Link {
             };
             let _ = msgs.send(Msg::ReportWritten(msg)).await;
         });
+    }
+}
+
+/// What the journal file looks like from outside: size, modification time, inode;
+/// or why it cannot be looked at (said once, not at every look).
+type Stamp = Result<Option<(u64, std::time::SystemTime, u64)>, String>;
+
+fn stamp(path: &std::path::Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(Some((
+            meta.len(),
+            meta.modified().map_err(|e| e.to_string())?,
+            meta.ino(),
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The journal as read now (blocking): past runs and what is still on.
+fn journal_msg(journal: &Journal) -> Msg {
+    match journal.records() {
+        Ok(records) => Msg::Journal {
+            rows: super::history::history_rows(&records),
+            dangling: crate::engine::journal::dangling_in(&records),
+        },
+        Err(e) => Msg::Failed(e.to_string()),
     }
 }
 

@@ -73,6 +73,12 @@ pub enum Command {
     /// Check the reachability of every target bundle.
     CheckTargets,
     ReadJournal,
+    /// Look at the journal every `every` and send it again whenever it changed
+    /// (another terminal's `chaosdeck teardown --dangling` or `inject`), so the
+    /// banner of faults left on never goes stale. Started once; later ones are no-ops.
+    WatchJournal {
+        every: std::time::Duration,
+    },
     TearDownDangling,
     WriteReport,
 }

@@ -73,8 +73,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Journal { rows, dangling } => {
-            app.history =
-                super::screens::history::HistoryState::new(rows, app.journal_path.clone());
+            // Read again and again (the journal is watched): keep the selection.
+            app.history.set_rows(rows);
+            // The run in progress is not "left on from an earlier run".
             app.dangling = dangling
                 .into_iter()
                 .filter(|d| Some(&d.intent.run) != app.run_id.as_ref())
