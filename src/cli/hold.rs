@@ -57,6 +57,9 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &HoldArg
         ttl: prepared.ttl,
     };
     runtime.block_on(async {
+        // Listen before the fault goes on: a SIGTERM that came between `ready` and
+        // listening would end the holder without its teardown.
+        let stops = Stops::listen();
         let injected = inject::inject(&journal, &ctx, &prepared.steps, &prepared.targets, |p| {
             say(&format!("progress {p}"))
         })
@@ -101,7 +104,7 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &HoldArg
         );
         say("ready");
         detach_stdout();
-        let reason = wait_for_end(prepared.ttl).await;
+        let reason = stops.wait(prepared.ttl).await;
         tracing::info!("tearing down {} ({reason})", spec.id);
         let outcomes = inject::teardown(&journal, active, &prepared.targets).await;
         if outcomes.iter().all(|o| o.verified()) {
@@ -115,20 +118,32 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &HoldArg
     })
 }
 
-/// Waits for SIGTERM, SIGINT or the TTL, and says which came first.
-async fn wait_for_end(ttl: std::time::Duration) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tokio::time::sleep(ttl).await;
-        return "TTL expired";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-        _ = tokio::time::sleep(ttl) => "TTL expired",
+/// SIGTERM and SIGINT, listened for from the start.
+struct Stops {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Stops {
+    fn listen() -> Stops {
+        use tokio::signal::unix::{signal, SignalKind};
+        Stops {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        }
+    }
+
+    /// Waits for SIGTERM, SIGINT or the TTL, and says which came first.
+    async fn wait(self, ttl: std::time::Duration) -> &'static str {
+        let (Some(mut term), Some(mut int)) = (self.term, self.int) else {
+            tokio::time::sleep(ttl).await;
+            return "TTL expired";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+            _ = tokio::time::sleep(ttl) => "TTL expired",
+        }
     }
 }
 

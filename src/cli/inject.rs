@@ -175,14 +175,18 @@ fn spawn_holder(run_id: &str, state_dir: Option<&PathBuf>) -> Result<(), (Status
             Ok(line) => line,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                // Ask the holder to undo what it did so far, and say so.
+                // Ask the holder to undo what it did so far (it does once its
+                // injection returns), give it a while, and say so.
                 if let Ok(pid) = i32::try_from(child.id()) {
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(pid),
                         nix::sys::signal::Signal::SIGTERM,
                     );
                 }
-                let _ = child.wait();
+                let until = std::time::Instant::now() + UNDO_GRACE;
+                while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 return Err((
                     Status::TeardownFailed,
                     format!(
@@ -232,6 +236,9 @@ fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 
 /// How long `inject` waits for the holder to say the fault is on.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long `inject` waits for a holder it told to undo a late fault.
+const UNDO_GRACE: Duration = Duration::from_secs(30);
 
 /// Removes `--flag VALUE` or `--flag=VALUE` from `args` and returns the value.
 fn take_flag_value(args: &mut Vec<std::ffi::OsString>, flag: &str) -> Option<std::ffi::OsString> {

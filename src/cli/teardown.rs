@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::args::TeardownArgs;
 use super::{setup, Status};
 use crate::driver::targets::Targets;
-use crate::engine::inject::StepOutcome;
 use crate::engine::journal::Journal;
 use crate::engine::recover::tear_down_dangling_runs;
 
@@ -19,6 +18,15 @@ struct OutcomeJson {
     fault: String,
     action: String,
     result: String,
+    undone_by: UndoneBy,
+}
+
+/// Who undid a step: the run's holder process, asked to end, or this command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum UndoneBy {
+    Holder,
+    Teardown,
 }
 
 pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
@@ -38,43 +46,54 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
             return Status::InputError;
         }
     };
+    // With --json, stdout is JSON only: what people read goes to stderr.
+    let say = |line: &str| match args.json {
+        true => eprintln!("{line}"),
+        false => println!("{line}"),
+    };
     if runs.is_empty() {
-        println!(
+        say(&format!(
             "Nothing to tear down: the journal has no {} on.",
             wanted
                 .map(|w| format!("\"{w}\""))
                 .unwrap_or_else(|| "fault".into())
-        );
-        return Status::Pass;
+        ));
     }
-    let mut results: Vec<(String, StepOutcome)> = Vec::new();
-    for torn in runs {
+    let mut rows: Vec<OutcomeJson> = Vec::new();
+    for torn in &runs {
         for note in &torn.notes {
             eprintln!("{note}");
         }
-        if torn.outcomes.is_empty() {
-            println!("{}: torn down by its holder process (verified)", torn.run);
-        }
-        let run = torn.run;
-        results.extend(torn.outcomes.into_iter().map(|o| (run.clone(), o)));
-    }
-    let ok = results.iter().all(|(_, o)| o.verified());
-    if args.json {
-        let rows: Vec<OutcomeJson> = results
-            .iter()
-            .map(|(run, o)| OutcomeJson {
-                run: run.clone(),
+        for (i, o) in torn.outcomes.iter().enumerate() {
+            rows.push(OutcomeJson {
+                run: torn.run.clone(),
                 fault: o.fault.clone(),
                 action: o.kind.clone(),
                 result: o.describe(),
-            })
-            .collect();
-        let _ = super::print_json(&rows);
-    } else {
-        for (run, o) in &results {
-            println!("{run}: {} {}: {}", o.fault, o.kind, o.describe());
+                undone_by: match i < torn.holder_steps {
+                    true => UndoneBy::Holder,
+                    false => UndoneBy::Teardown,
+                },
+            });
         }
     }
+    if args.json {
+        if super::print_json(&rows) != Status::Pass {
+            return Status::InputError;
+        }
+    } else {
+        for row in &rows {
+            let by = match row.undone_by {
+                UndoneBy::Holder => " (by its holder process)",
+                UndoneBy::Teardown => "",
+            };
+            println!(
+                "{}: {} {}: {}{by}",
+                row.run, row.fault, row.action, row.result
+            );
+        }
+    }
+    let ok = runs.iter().flat_map(|r| &r.outcomes).all(|o| o.verified());
     if ok {
         Status::Pass
     } else {

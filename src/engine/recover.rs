@@ -14,6 +14,7 @@ use super::journal::{dangling_in, Dangling, Event, Journal, Record};
 use crate::driver::postgres::conn::mask_password;
 use crate::driver::process::procfs;
 use crate::driver::targets::Targets;
+use crate::driver::Verification;
 
 /// Undoes every step of `run_id` that the journal says is still on.
 pub async fn undo_run(
@@ -37,8 +38,10 @@ const HOLDER_GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct RunTeardown {
     pub run: String,
-    /// Empty when the run's holder process tore everything down itself.
+    /// Every step's undo: first the `holder_steps` the run's holder process tore
+    /// down itself (as its journal records say), then those undone here.
     pub outcomes: Vec<StepOutcome>,
+    pub holder_steps: usize,
     /// Said along the way (a holder that had to be killed).
     pub notes: Vec<String>,
 }
@@ -61,20 +64,52 @@ pub async fn tear_down_dangling_runs(
         if let Some(note) = stop_holder(journal, &run).await {
             notes.push(note);
         }
-        let left: Vec<Dangling> = journal
-            .dangling()
-            .map_err(|e| e.to_string())?
+        let records = journal.records().map_err(|e| e.to_string())?;
+        let left: Vec<Dangling> = dangling_in(&records)
             .into_iter()
             .filter(|d| d.intent.run == run)
             .collect();
-        let outcomes = teardown_dangling(journal, &left, given).await;
+        let mut outcomes = closed_since(&records, &on.steps, &left);
+        let holder_steps = outcomes.len();
+        outcomes.extend(teardown_dangling(journal, &left, given).await);
         done.push(RunTeardown {
             run,
             outcomes,
+            holder_steps,
             notes,
         });
     }
     Ok(done)
+}
+
+/// The steps of `before` that are no longer `left` on (the run's holder tore them
+/// down), with what the journal's closing record of each says, last step first as
+/// teardown goes.
+fn closed_since(records: &[Record], before: &[Dangling], left: &[Dangling]) -> Vec<StepOutcome> {
+    let same = |a: &Record, b: &Record| a.run == b.run && a.step == b.step;
+    before
+        .iter()
+        .rev()
+        .filter(|d| !left.iter().any(|l| same(&l.intent, &d.intent)))
+        .map(|d| {
+            let kind = match &d.intent.event {
+                Event::Intent { action, .. } => action.clone(),
+                _ => "step".to_string(),
+            };
+            let closing = records.iter().rev().find_map(|r| match &r.event {
+                Event::Undone { verification } if same(r, &d.intent) => {
+                    Some(Ok(verification.clone()))
+                }
+                _ => None,
+            });
+            StepOutcome {
+                fault: d.intent.fault.clone(),
+                kind,
+                // Only a verified undo closes a step.
+                result: closing.unwrap_or(Ok(Verification::Verified)),
+            }
+        })
+        .collect()
 }
 
 /// One run with something still on, as the journal tells it.
