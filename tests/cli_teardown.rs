@@ -91,3 +91,48 @@ fn teardown_json_lists_the_steps_a_holder_tore_down() {
     );
     assert!(!marker.exists());
 }
+
+#[test]
+fn a_mistyped_fault_id_is_refused_with_the_nearest_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for args in [
+        &["teardown", "db-max-conections"][..],
+        &["teardown", "--id", "db-max-conections", "--json"],
+    ] {
+        let out = chaosdeck(&state, args);
+        support::cli::refused(
+            &out,
+            &[
+                "\"db-max-conections\" is not a fault of the catalog",
+                "did you mean \"db-max-connections\"?",
+            ],
+        );
+        assert_eq!(text(&out.stdout), "", "{args:?}");
+    }
+
+    // A catalog id that is not on is no error.
+    let out = chaosdeck(&state, &["teardown", "db-max-connections"]);
+    let stdout = exited(&out, 0);
+    assert!(
+        stdout.contains("Nothing to tear down: the journal has no \"db-max-connections\" on."),
+        "{stdout}"
+    );
+    // Nor is a fault of a --catalog folder, or one the journal knows from a folder
+    // not passed this time.
+    let catalog = marker_catalog(dir.path());
+    let out = chaosdeck(&state, &["--catalog", &catalog, "teardown", "test-marker"]);
+    exited(&out, 0);
+    let out = chaosdeck(&state, &["teardown", "test-marker"]);
+    support::cli::refused(&out, &["\"test-marker\" is not a fault of the catalog"]);
+    let out = chaosdeck(
+        &state,
+        &["--catalog", &catalog, "inject", "test-marker", "--yes"],
+    );
+    exited(&out, 0);
+    let out = chaosdeck(&state, &["--catalog", &catalog, "teardown", "test-marker"]);
+    exited(&out, 0);
+    let out = chaosdeck(&state, &["teardown", "test-marker"]);
+    let stdout = exited(&out, 0);
+    assert!(stdout.contains("Nothing to tear down"), "{stdout}");
+}

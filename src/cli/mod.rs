@@ -82,7 +82,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
         Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),
         Command::Inject(args) => inject::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
-        Command::Teardown(args) => teardown::run(cli.state_dir.as_ref(), &args),
+        Command::Teardown(args) => teardown::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Run(args) => run::run(
             &run::Context {
                 catalog_dirs: &cli.catalog_dirs,

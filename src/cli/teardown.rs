@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::args::TeardownArgs;
 use super::{setup, Status};
+use crate::catalog::Catalog;
 use crate::driver::targets::Targets;
 use crate::engine::journal::Journal;
 use crate::engine::recover::tear_down_dangling_runs;
@@ -29,7 +30,7 @@ enum UndoneBy {
     Teardown,
 }
 
-pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
+pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
     let wanted = args.fault.as_deref().or(args.id.as_deref());
     if wanted.is_none() && !args.all && !args.dangling {
         eprintln!("teardown needs a fault id, --all or --dangling");
@@ -52,6 +53,12 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
         false => println!("{line}"),
     };
     if runs.is_empty() {
+        if let Some(id) = wanted {
+            if let Err(e) = known_fault(catalog_dirs, &journal, id) {
+                eprintln!("{e}");
+                return Status::InputError;
+            }
+        }
         say(&format!(
             "Nothing to tear down: the journal has no {} on.",
             wanted
@@ -100,6 +107,27 @@ pub fn run(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
         eprintln!("teardown left something behind; it stays in the journal as dangling");
         Status::TeardownFailed
     }
+}
+
+/// Whether `id` names a fault: one the journal has seen (it may come from a catalog
+/// folder not passed this time), or one of the catalog. A typo is not "nothing to
+/// tear down": it would leave the fault meant on.
+fn known_fault(catalog_dirs: &[PathBuf], journal: &Journal, id: &str) -> Result<(), String> {
+    let records = journal.records().map_err(|e| e.to_string())?;
+    if records.iter().any(|r| r.fault == id) {
+        return Ok(());
+    }
+    let catalog = Catalog::load(catalog_dirs).map_err(|e| e.to_string())?;
+    if catalog.get(id).is_some() {
+        return Ok(());
+    }
+    let hint = catalog
+        .suggest(id)
+        .map(|s| format!("; did you mean \"{s}\"?"))
+        .unwrap_or_default();
+    Err(format!(
+        "teardown: \"{id}\" is not a fault of the catalog{hint} (`chaosdeck list` shows every id)"
+    ))
 }
 
 /// The journal, then the targets the flags name (what a fault whose holder is gone

@@ -125,11 +125,12 @@ pub struct RunOn {
 }
 
 impl RunOn {
-    /// `pg-read-only (run 1a2b3c4d, target host=… password=***)`
+    /// `pg-read-only on host=… password=*** (run 1a2b3c4d)`: the target is never
+    /// followed by punctuation, so masking the text again leaves it whole.
     pub fn describe(&self) -> String {
         match self.target.is_empty() {
             true => format!("{} (run {})", self.fault, self.run),
-            false => format!("{} (run {}, target {})", self.fault, self.run, self.target),
+            false => format!("{} on {} (run {})", self.fault, self.target, self.run),
         }
     }
 
@@ -260,7 +261,7 @@ mod tests {
         );
         assert_eq!(
             all[0].describe(),
-            "pg-read-only (run r1, target host=db port=5432 user=postgres password=***)"
+            "pg-read-only on host=db port=5432 user=postgres password=*** (run r1)"
         );
         assert_eq!(all[2].describe(), "pg-read-only (run r3)");
 
