@@ -246,3 +246,36 @@ observe: {{ interval: 250ms, stable_for: 2 }}
     );
     assert!(!stdout.contains("testpass"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_bad_input_said_on_one_line_without_the_password() {
+    let cluster = support::pg_cluster().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let conn = format!(
+        "host={} port={} dbname=postgres user=postgres password=not-the-password",
+        cluster.host(),
+        cluster.port()
+    );
+    let output = chaosdeck(&dir.path().join("state"))
+        .args(["run", "db-max-connections", "--yes", "--conn", &conn])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "no run started:\n{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot run db-max-connections: postgres.hold_connections on host={} port={} dbname=postgres user=postgres password=*** — ",
+            cluster.host(),
+            cluster.port()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("password authentication failed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-password"), "{stderr}");
+}

@@ -184,6 +184,14 @@ fn a_fault_away_from_the_proxy_runs_against_a_lab_up_that_serves_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("Result: PASS"), "{stdout}");
+    let target = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("target "))
+        .unwrap_or_else(|| panic!("no target line:\n{stdout}"));
+    assert!(
+        target.contains("container chaosdeck-lab-") && target.ends_with("password=***"),
+        "every part of the target, the password masked:\n{stdout}"
+    );
     assert!(
         stdout.contains("served by another process"),
         "the timeline says whose proxy carries the traffic:\n{stdout}"
@@ -207,9 +215,9 @@ fn a_fault_away_from_the_proxy_runs_against_a_lab_up_that_serves_it() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(
-        format!("{stdout}{stderr}").contains("belongs to another process"),
+        stderr.contains("belongs to another process"),
         "{stdout}\n{stderr}"
     );
     // Ctrl-C takes the lab down.

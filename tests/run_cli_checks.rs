@@ -130,6 +130,55 @@ fn run_refuses_bad_input_before_touching_anything() {
 }
 
 #[test]
+fn run_refuses_a_fault_without_its_target_or_with_one_that_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // No target at all: the hint is whole (masking once cut it at `password=…`) and
+    // names no host.
+    let output = chaosdeck(d, &["run", "db-max-connections", "--yes"]);
+    refused(
+        &output,
+        &[
+            "db-max-connections acts on PostgreSQL",
+            "pass --conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
+        ],
+    );
+    let stderr = support::cli::text(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("this host"), "{stderr}");
+    // A target of the config without PostgreSQL.
+    let config = d.join("targets.yaml");
+    std::fs::write(&config, "targets:\n  web: { container: web-1 }\n").unwrap();
+    let config = config.to_str().unwrap();
+    refused(
+        &chaosdeck(
+            d,
+            &["--config", config, "run", "db-max-connections", "--yes"],
+        ),
+        &["target \"web\" of", "has none"],
+    );
+    // A target that does not answer: one line naming it, password masked.
+    let closed = format!("127.0.0.1:{}", support::free_port());
+    let (host, port) = closed.split_once(':').unwrap();
+    let conn = format!("host={host} port={port} dbname=shop user=app password=s3cret-pw");
+    let output = chaosdeck(d, &["run", "db-max-connections", "--yes", "--conn", &conn]);
+    refused(
+        &output,
+        &[
+            "cannot run db-max-connections:",
+            &format!("host={host} port={port} dbname=shop user=app password=*** — "),
+        ],
+    );
+    let stderr = support::cli::text(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    assert!(
+        support::cli::text(&output.stdout).is_empty(),
+        "no run started"
+    );
+}
+
+#[test]
 fn gameday_checks_the_whole_plan_first() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -142,9 +191,30 @@ fn gameday_checks_the_whole_plan_first() {
             "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: no-such-fault }\n",
             "experiments[1] (no-such-fault): unknown fault id",
         ),
+        // No usable target: caught here, not when its turn comes.
+        (
+            "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: db-max-connections }\n",
+            "experiments[1] (db-max-connections): db-max-connections acts on PostgreSQL",
+        ),
+        (
+            "name: x\nconfig: targets.yaml\nexperiments:\n  - { fault: test-marker, duration: 1s }\n  - { fault: db-max-connections, target: db }\n",
+            "experiments[1] (db-max-connections): postgres.hold_connections on host=127.0.0.1",
+        ),
     ] {
+        // A PostgreSQL target where nothing listens.
+        let conn = format!(
+            "host=127.0.0.1 port={} dbname=x user=u password=pw-in-plan",
+            support::free_port()
+        );
+        std::fs::write(
+            d.join("targets.yaml"),
+            format!("targets:\n  db: {{ postgres: {{ conn: \"{conn}\" }} }}\n"),
+        )
+        .unwrap();
         let plan = game_day_plan(d, yaml);
-        refused(&chaosdeck(d, &["gameday", &plan, "--yes"]), &[wanted]);
+        let output = chaosdeck(d, &["gameday", &plan, "--yes"]);
+        refused(&output, &[wanted]);
+        assert!(!support::cli::text(&output.stderr).contains("pw-in-plan"));
     }
     assert!(!d.join("marker").exists(), "the first experiment never ran");
 }

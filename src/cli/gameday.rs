@@ -35,6 +35,13 @@ pub fn run(ctx: &Context, args: &GamedayArgs) -> Status {
             return Status::InputError;
         }
     };
+    let problems = runtime.block_on(target_problems(&args.plan, &experiments));
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("{problem}");
+        }
+        return Status::InputError;
+    }
     let record = runtime.block_on(run_plan(&plan, experiments, journal, progress));
     let shapes = Shapes {
         write: crate::report::write_gameday_report,
@@ -75,6 +82,7 @@ fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<Planned>), St
             observe,
             duration: planned.duration.as_duration(),
             ttl: planned.ttl.map(|t| t.as_duration()),
+            plan: true,
         };
         let (exp, approved_by) = build(&catalog, config.as_ref(), &request, ctx.state_dir)
             .map_err(|e| {
@@ -92,6 +100,24 @@ fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<Planned>), St
         });
     }
     Ok((plan, out))
+}
+
+/// Every experiment's target problems (see `runner::target_problems`), found before
+/// the first fault goes on, each naming the plan and the experiment.
+async fn target_problems(plan: &std::path::Path, experiments: &[Planned]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, planned) in experiments.iter().enumerate() {
+        let exp = &planned.exp;
+        for problem in crate::engine::runner::target_problems(exp).await {
+            let line = format!(
+                "{}: experiments[{i}] ({}): {problem}",
+                plan.display(),
+                exp.spec.id
+            );
+            out.push(crate::driver::postgres::conn::mask_password(&line));
+        }
+    }
+    out
 }
 
 async fn run_plan(

@@ -9,7 +9,7 @@ use super::args::RunArgs;
 use super::execute::{execute, Executed, Progress};
 use super::Status;
 use crate::catalog::Catalog;
-use crate::config::{parse_probe_flag, Config, ObserveConfig};
+use crate::config::{parse_probe_flag, Config, ObserveConfig, TargetConfig};
 use crate::engine::experiment::{self, Watch};
 use crate::engine::journal::{default_state_dir, new_run_id, Journal};
 use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord};
@@ -44,6 +44,13 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
             return Status::InputError;
         }
     };
+    let problems = runtime.block_on(crate::engine::runner::target_problems(&exp));
+    if !problems.is_empty() {
+        for problem in problems {
+            eprintln!("{}", input_problem(&exp.spec.id, &problem));
+        }
+        return Status::InputError;
+    }
     progress.line(&format!(
         "Running {} ({}, {}) as run {}",
         exp.spec.id, exp.spec.name, exp.spec.severity, exp.run_id
@@ -80,6 +87,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Status {
         shapes,
     );
     status_of(record.verdict.outcome)
+}
+
+/// A target problem found before anything ran, as the line bad input gets:
+/// `cannot run ID: …`, password masked.
+pub fn input_problem(fault: &str, problem: &str) -> String {
+    crate::driver::postgres::conn::mask_password(&format!("cannot run {fault}: {problem}"))
 }
 
 /// Where a report went: the Markdown file and the JSON file.
@@ -151,6 +164,9 @@ pub struct Request<'a> {
     pub observe: ObserveConfig,
     pub duration: std::time::Duration,
     pub ttl: Option<std::time::Duration>,
+    /// The request is an experiment of a game-day plan: its target is named with
+    /// `target:`, there are no target flags.
+    pub plan: bool,
 }
 
 /// Everything checked before anything is touched; errors are input errors (exit 2).
@@ -181,6 +197,7 @@ fn prepare(ctx: &Context, args: &RunArgs) -> Result<(Experiment, String), String
         observe,
         duration: args.duration.as_duration(),
         ttl: args.ttl.map(|t| t.as_duration()),
+        plan: false,
     };
     build(&catalog, config.as_ref(), &request, ctx.state_dir)
 }
@@ -193,6 +210,7 @@ pub fn build(
     state_dir: Option<&PathBuf>,
 ) -> Result<(Experiment, String), String> {
     let mut targets = super::targets::from_args(request.flag_targets).map_err(|e| e.to_string())?;
+    let mut chosen = request.target.map(str::to_string);
     if let Some(name) = request.target {
         let Some(config) = config else {
             return Err(format!(
@@ -208,6 +226,7 @@ pub fn build(
             targets = config
                 .targets_named(&name, targets.exe.clone())
                 .map_err(|e| e.to_string())?;
+            chosen = Some(name);
         }
     }
     let one_off = one_off_probes(request.probes, &request.observe, &targets)?;
@@ -228,6 +247,7 @@ pub fn build(
         targets,
         request.ttl,
     )?;
+    check_targets_given(&resolved, config, chosen.as_deref(), request.plan)?;
     let approved_by = approval.words(&resolved.spec);
     let watch = Watch {
         probes,
@@ -239,6 +259,101 @@ pub fn build(
         experiment::experiment(new_run_id(), resolved, watch),
         approved_by,
     ))
+}
+
+/// Refuses a fault one of whose steps acts on a kind of target (PostgreSQL, a
+/// container, a process, the fault proxy) that the targets lack, saying how to give
+/// one: a target of the config that has one, or the flag. The hints name no
+/// `password=` key, so masking leaves them whole.
+fn check_targets_given(
+    resolved: &experiment::Resolved,
+    config: Option<&Config>,
+    chosen: Option<&str>,
+    plan: bool,
+) -> Result<(), String> {
+    use crate::catalog::TargetKind;
+    let targets = &resolved.targets;
+    for step in &resolved.steps {
+        type Has = fn(&TargetConfig) -> bool;
+        let (what, key, flag, given, has): (&str, &str, &str, bool, Has) =
+            match step.action.target_kind() {
+                Some(TargetKind::Postgres) => (
+                    "PostgreSQL",
+                    "postgres",
+                    "--conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
+                    targets.postgres.is_some(),
+                    |t| t.postgres.is_some(),
+                ),
+                Some(TargetKind::Docker) => (
+                    "a container",
+                    "container",
+                    "--container NAME",
+                    targets.container.is_some(),
+                    |t| t.container.is_some(),
+                ),
+                Some(TargetKind::Process) => (
+                    "a process",
+                    "process",
+                    "--pid N, --process NAME or --listening-port PORT",
+                    targets.process.is_some(),
+                    |t| t.process.is_some(),
+                ),
+                Some(TargetKind::Proxy) => (
+                    "the fault proxy",
+                    "proxy",
+                    "--proxy LISTEN=UPSTREAM",
+                    targets.proxy.is_some(),
+                    |t| t.proxy.is_some(),
+                ),
+                _ => continue,
+            };
+        if given {
+            continue;
+        }
+        let having: Vec<&str> = config
+            .map(|c| {
+                c.targets
+                    .iter()
+                    .filter(|(_, t)| has(t))
+                    .map(|(name, _)| name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lacking = match (chosen, config) {
+            (Some(name), Some(c)) => {
+                format!("target \"{name}\" of {} has none", c.path.display())
+            }
+            _ => format!("no target with {what} is given"),
+        };
+        let mut ways = Vec::new();
+        let naming = if plan { "`target:`" } else { "--target" };
+        if !having.is_empty() {
+            ways.push(format!(
+                "name one that has with {naming} ({})",
+                having.join(", ")
+            ));
+        }
+        match (plan, config) {
+            (false, Some(_)) => ways.push(format!("pass {flag}")),
+            (false, None) => ways.push(format!(
+                "pass {flag} (or --config FILE with a target that has `{key}:`)"
+            )),
+            (true, Some(c)) if having.is_empty() => ways.push(format!(
+                "add a target with `{key}:` to {}",
+                c.path.display()
+            )),
+            (true, Some(_)) => {}
+            (true, None) => ways.push(format!(
+                "name a config with a target that has `{key}:` (`config:` in the plan, or --config)"
+            )),
+        }
+        return Err(format!(
+            "{} acts on {what}, and {lacking}: {}",
+            resolved.spec.id,
+            ways.join(", or ")
+        ));
+    }
+    Ok(())
 }
 
 /// The target a run takes from the config when no `--target` names one: the file's
@@ -370,5 +485,7 @@ pub fn result_block(record: &RunRecord) -> String {
     for reason in &v.reasons {
         out.push_str(&format!("  verdict          {reason}\n"));
     }
-    crate::driver::postgres::conn::mask_password(&out)
+    // Masking trims the text: the blank line before the block and the newline after
+    // it are put back.
+    format!("\n{}\n", crate::driver::postgres::conn::mask_password(&out))
 }

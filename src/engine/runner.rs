@@ -20,6 +20,7 @@ use crate::driver::dispatch::RunContext;
 use crate::driver::proxy::running::{self, RunningProxy};
 use crate::driver::proxy::FaultProxy;
 use crate::driver::targets::Targets;
+use crate::driver::DriverError;
 use crate::observe::{MetricBatch, ProbeSample, ProbeSpec, SamplerSet};
 
 /// The runtime experiments run on: one thread. The engine waits on sockets and timers
@@ -386,14 +387,63 @@ async fn preflight_problems(exp: &Experiment, journal: &Journal) -> (Vec<String>
         Ok(_) => {}
         Err(e) => problems.push(e.to_string()),
     }
+    let (planned, blast) = plan_steps(exp).await;
+    problems.extend(planned);
+    blast_radius.extend(blast);
+    (problems, blast_radius)
+}
+
+/// Plans every step against its target without touching anything, as `inject
+/// --dry-run` does: the problems (one line each, see [`plan_problem`]) and the
+/// blast radius of each step that plans.
+async fn plan_steps(exp: &Experiment) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut blast_radius = Vec::new();
     let ctx = context(exp);
     for (kind, result) in inject::dry_run(&exp.steps, &exp.targets, &ctx).await {
         match result {
             Ok(blast) => blast_radius.push(blast),
-            Err(e) => problems.push(format!("{kind}: {e}")),
+            Err(e) => problems.push(plan_problem(&kind, &e)),
         }
     }
     (problems, blast_radius)
+}
+
+/// What keeps the experiment's fault from going on, found before anything runs:
+/// each step planned against its target (the target answers, the password is
+/// right, the preconditions hold), and a fault proxy that another process serves
+/// for a fault that would change it. One line each; touches nothing. The runner
+/// checks the same again in preflight.
+pub async fn target_problems(exp: &Experiment) -> Vec<String> {
+    let (mut problems, _) = plan_steps(exp).await;
+    if let Some(proxy) = &exp.targets.proxy {
+        if acts_on_proxy(&exp.steps) && served_by_another_process(proxy.listen).await {
+            problems.push(foreign_proxy_problem(proxy.listen));
+        }
+    }
+    problems
+}
+
+/// A step a driver cannot plan, on one line: the action, the target it names
+/// (password masked) and why. A masked password is followed by a space, never by
+/// punctuation, so masking the line again (progress lines do) leaves it whole.
+pub fn plan_problem(kind: &str, error: &DriverError) -> String {
+    let mask = crate::driver::postgres::conn::mask_password;
+    match error {
+        DriverError::Unreachable { target, message } | DriverError::Failed { target, message } => {
+            format!("{kind} on {} — {}", mask(target), mask(message))
+        }
+        DriverError::Precondition {
+            target,
+            action,
+            reason,
+        } => format!(
+            "{kind} on {} — cannot run {action}: {}",
+            mask(target),
+            mask(reason)
+        ),
+        DriverError::Input(text) => format!("{kind}: {}", mask(text)),
+    }
 }
 
 fn context(exp: &Experiment) -> RunContext {
@@ -502,9 +552,6 @@ fn fault_summary(spec: &FaultSpec) -> FaultSummary {
 pub fn describe_targets(exp: &Experiment) -> String {
     let mut parts = Vec::new();
     let record = exp.targets.record();
-    if let Some(pg) = &exp.targets.postgres {
-        parts.push(format!("postgres {}", pg.conn.masked()));
-    }
     if let Some(c) = record.container {
         parts.push(format!("container {c}"));
     }
@@ -514,8 +561,20 @@ pub fn describe_targets(exp: &Experiment) -> String {
     if let Some(p) = record.proxy {
         parts.push(format!("proxy {}={}", p.listen, p.upstream));
     }
+    // PostgreSQL last: masking this text again (reports, progress lines do) takes
+    // what follows a masked password up to the next space with it, so nothing does.
+    if let Some(pg) = &exp.targets.postgres {
+        parts.push(format!("postgres {}", pg.conn.masked()));
+    }
     if parts.is_empty() {
-        parts.push("this host".into());
+        use crate::catalog::TargetKind;
+        parts.push(match exp.spec.target {
+            TargetKind::Host
+            | TargetKind::Command
+            | TargetKind::Kubernetes
+            | TargetKind::Compound => "this host".into(),
+            kind => format!("no {kind} target given"),
+        });
     }
     crate::driver::postgres::conn::mask_password(&parts.join(", "))
 }
