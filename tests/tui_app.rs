@@ -736,3 +736,120 @@ fn the_gate_wraps_its_target_whole_at_80_columns() {
         assert!(gate.contains("> ▏"), "the typing line is there:\n{shown}");
     }
 }
+
+/// Types `:` and `line`, then Enter.
+fn command(app: &mut App, line: &str) -> Vec<Command> {
+    key(app, KeyCode::Char(':'));
+    typed(app, line);
+    key(app, KeyCode::Enter)
+}
+
+/// Selects fault `id` in the catalog (through the filter) and gives its availability.
+fn availability_of(app: &mut App, id: &str) -> Availability {
+    key(app, KeyCode::Char('/'));
+    typed(app, id);
+    key(app, KeyCode::Enter);
+    let (spec, availability) = app
+        .catalog
+        .selected()
+        .unwrap_or_else(|| panic!("{id} not found: {}", text(&screen(app, 160, 48))));
+    assert_eq!(spec.id, id);
+    let availability = availability.clone();
+    key(app, KeyCode::Esc);
+    availability
+}
+
+#[test]
+fn after_use_a_bundle_without_postgresql_the_reason_names_the_one_with_it() {
+    let mut app = app_with(false);
+    app.setup
+        .bundles
+        .insert("worker".into(), Targets::default());
+    assert_eq!(command(&mut app, "use worker"), vec![Command::CheckTargets]);
+    let why = "no PostgreSQL target in \"worker\": :use flags";
+    assert_eq!(
+        availability_of(&mut app, "db-max-connections"),
+        Availability::Unavailable(why.into())
+    );
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "db-max-connections");
+    key(&mut app, KeyCode::Enter);
+    let shown = text(&screen(&app, 160, 48));
+    assert!(shown.contains(":use flags"), "{shown}");
+    key(&mut app, KeyCode::Esc);
+    command(&mut app, "use flags");
+    assert_eq!(
+        availability_of(&mut app, "db-max-connections"),
+        Availability::Ready
+    );
+}
+
+#[test]
+fn kubernetes_faults_are_dimmed_while_kubectl_reaches_no_cluster() {
+    use chaosdeck::tui::screens::targets::Reach;
+    let mut app = app_with(false);
+    let why = "The connection to the server localhost:8080 was refused - did you specify the right host or port?";
+    update(&mut app, Msg::Cluster(Reach::Down(why.into())));
+    let reason = format!("kubectl reaches no cluster: {why}");
+    for id in ["k8s-crashloop", "compound-db-pod-crash"] {
+        assert_eq!(
+            availability_of(&mut app, id),
+            Availability::Unavailable(reason.clone()),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        availability_of(&mut app, "db-max-connections"),
+        Availability::Ready
+    );
+    // Enter on it says why, and nothing is prepared.
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "k8s-crashloop");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Catalog);
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(said.contains("kubectl reaches no cluster"), "{said}");
+    key(&mut app, KeyCode::Esc);
+    update(
+        &mut app,
+        Msg::Cluster(Reach::Up("a cluster answers, 9 ms".into())),
+    );
+    assert_eq!(
+        availability_of(&mut app, "k8s-crashloop"),
+        Availability::Ready
+    );
+}
+
+#[tokio::test]
+async fn checking_targets_asks_kubectl_off_the_loop() {
+    use chaosdeck::tui::engine_link::Link;
+    use chaosdeck::tui::screens::targets::Reach;
+    let state = tempfile::tempdir().unwrap();
+    let journal = chaosdeck::engine::journal::Journal::open(state.path()).unwrap();
+    let app = app_with(false);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let mut link = Link::new(journal, tx, Default::default());
+    let asked = std::time::Instant::now();
+    link.execute(Command::CheckTargets, &app);
+    assert!(
+        asked.elapsed() < Duration::from_millis(100),
+        "execute waits for nothing"
+    );
+    let reach = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("kubectl's answer within the reach timeout")
+            .unwrap();
+        if let Msg::Cluster(reach) = msg {
+            break reach;
+        }
+    };
+    // On this machine kubectl is installed and reaches no cluster; without kubectl
+    // the reason says so. Either way, a reason in one line.
+    match reach {
+        Reach::Down(why) => assert!(!why.is_empty() && !why.contains('\n'), "{why}"),
+        Reach::Up(what) => assert!(what.starts_with("a cluster answers"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+}

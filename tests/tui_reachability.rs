@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,9 @@ use chaosdeck::driver::docker::DockerTarget;
 use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
 use chaosdeck::driver::process::{ProcessSelector, ProcessTarget};
 use chaosdeck::driver::targets::{ProxyTarget, Targets};
-use chaosdeck::tui::reachability::{availability, availability_in, check, short_version};
+use chaosdeck::tui::reachability::{
+    availability, availability_in, check, kubernetes, kubernetes_with, short_version, Around,
+};
 use chaosdeck::tui::screens::catalog::Availability;
 use chaosdeck::tui::screens::targets::{Reach, TargetPart};
 use support::{free_port, ContainerGuard};
@@ -351,8 +354,267 @@ fn compound_faults_follow_their_includes_in_the_given_catalog() {
     .unwrap();
     std::fs::write(dir.path().join("mine.yaml"), user).unwrap();
     let catalog = Catalog::load(&[dir.path().to_path_buf()]).unwrap();
+    let bundles = BTreeMap::from([("flags".to_string(), none)]);
     assert_eq!(
-        availability_in(&compound, &catalog, &none, &[]),
+        availability_in(
+            &compound,
+            &catalog,
+            &[],
+            around("flags", &bundles, &Reach::Unknown)
+        ),
         unavailable("chaosdeck-no-such-program not found on PATH")
     );
+}
+
+fn around<'a>(
+    bundle: &'a str,
+    bundles: &'a BTreeMap<String, Targets>,
+    cluster: &'a Reach,
+) -> Around<'a> {
+    Around {
+        bundle,
+        bundles,
+        cluster,
+    }
+}
+
+#[test]
+fn a_part_this_bundle_lacks_names_the_bundles_that_have_it() {
+    let with_pg = |port: u16| Targets {
+        postgres: pg(&format!(
+            "host=127.0.0.1 port={port} user=postgres password=pw"
+        )),
+        ..Targets::default()
+    };
+    let worker = Targets {
+        process: process(ProcessSelector::Name("worker".into())),
+        ..Targets::default()
+    };
+    let bundles = BTreeMap::from([
+        ("shop".to_string(), with_pg(5432)),
+        ("worker".to_string(), worker),
+        ("billing".to_string(), with_pg(5433)),
+    ]);
+    let catalog = Catalog::builtin().unwrap();
+    let judge = |id: &str, bundle: &str| {
+        availability_in(
+            &builtin(id),
+            &catalog,
+            &[],
+            around(bundle, &bundles, &Reach::Unknown),
+        )
+    };
+    assert_eq!(
+        judge("db-max-connections", "worker"),
+        unavailable("no PostgreSQL target in \"worker\": :use billing or :use shop")
+    );
+    assert_eq!(judge("db-max-connections", "shop"), Availability::Ready);
+    // No bundle has a container: how to give one, as before.
+    assert_eq!(
+        judge("container-kill", "worker"),
+        unavailable("no container target: pass --container NAME or --config targets.yaml")
+    );
+    let only_worker = BTreeMap::from([("worker".to_string(), Targets::default())]);
+    assert_eq!(
+        availability_in(
+            &builtin("db-max-connections"),
+            &catalog,
+            &[],
+            around("worker", &only_worker, &Reach::Unknown)
+        ),
+        unavailable("no PostgreSQL target: pass --conn or --config targets.yaml")
+    );
+}
+
+/// The real kubectl; a test that needs it fails saying how to get it, unless
+/// `CHAOSDECK_ALLOW_MISSING` names `kubectl` (then it says SKIPPED and passes).
+fn real_kubectl() -> Option<std::path::PathBuf> {
+    if let Some(path) = chaosdeck::driver::command::find_program("kubectl") {
+        return Some(path);
+    }
+    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
+    if allowed.split(',').any(|c| c.trim() == "kubectl") {
+        eprintln!("SKIPPED: kubectl is not on PATH");
+        return None;
+    }
+    panic!(
+        "kubectl is needed for this test (no cluster is): install it, e.g. \
+         `apt-get install kubectl` from the Kubernetes apt repository \
+         (https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/), \
+         or put the kubectl binary on PATH"
+    );
+}
+
+/// A kubeconfig whose only cluster is a loopback port nothing listens on.
+fn kubeconfig_to_nowhere(dir: &std::path::Path) -> (std::path::PathBuf, u16) {
+    let port = free_port();
+    let file = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:{port}\n\
+         contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\n\
+         current-context: nowhere\nusers:\n- name: nobody\n  user:\n    token: t0ken-never-shown\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    (file, port)
+}
+
+const KUBERNETES_FAULTS: [&str; 3] = ["k8s-crashloop", "k8s-pending", "compound-db-pod-crash"];
+
+#[tokio::test]
+async fn kubectl_that_reaches_no_cluster_makes_kubernetes_faults_unavailable() {
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (kubeconfig, port) = kubeconfig_to_nowhere(dir.path());
+    let started = Instant::now();
+    let reach = kubernetes_with(kubectl.to_str().unwrap(), Some(&kubeconfig), TIMEOUT).await;
+    assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
+    let why = down(reach);
+    eprintln!("kubeconfig to nowhere: {why}");
+    assert!(why.contains(&format!("127.0.0.1:{port}")), "{why}");
+    assert!(why.contains("refused"), "{why}");
+    assert!(!why.contains('\n') && !why.contains("t0ken"), "{why}");
+    let bundles = BTreeMap::from([(
+        "flags".to_string(),
+        Targets {
+            postgres: pg("host=127.0.0.1 port=5432 user=postgres password=pw"),
+            ..Targets::default()
+        },
+    )]);
+    let catalog = Catalog::builtin().unwrap();
+    let cluster = Reach::Down(why.clone());
+    for id in KUBERNETES_FAULTS {
+        assert_eq!(
+            availability_in(
+                &builtin(id),
+                &catalog,
+                &[],
+                around("flags", &bundles, &cluster)
+            ),
+            unavailable(&format!("kubectl reaches no cluster: {why}")),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        availability_in(
+            &builtin("db-max-connections"),
+            &catalog,
+            &[],
+            around("flags", &bundles, &cluster)
+        ),
+        Availability::Ready,
+        "faults that need no cluster are not dimmed"
+    );
+    let up = Reach::Up("a cluster answers, 12 ms".into());
+    assert_eq!(
+        availability_in(
+            &builtin("k8s-crashloop"),
+            &catalog,
+            &[],
+            around("flags", &bundles, &up)
+        ),
+        Availability::Ready
+    );
+}
+
+#[tokio::test]
+async fn the_cluster_check_agrees_with_kubectl_on_this_machine() {
+    let Some(kubectl) = real_kubectl() else {
+        return;
+    };
+    // This machine has kubectl and no cluster: the check says so, as `kubectl
+    // version` does by its exit status (a machine with a cluster gets Up).
+    let reach = kubernetes(TIMEOUT).await;
+    let answered = std::process::Command::new(&kubectl)
+        .args(["version", "--request-timeout=2s"])
+        .output()
+        .unwrap();
+    match (&reach, answered.status.success()) {
+        (Reach::Up(_), true) => {}
+        (Reach::Down(why), false) => {
+            let said = String::from_utf8_lossy(&answered.stderr);
+            assert!(
+                said.contains(why.as_str()),
+                "{why:?} is not what kubectl said: {said}"
+            );
+            assert!(!why.is_empty() && !why.contains('\n'), "{why:?}");
+            eprintln!("this machine: kubectl reaches no cluster: {why}");
+            let bundles = BTreeMap::from([("flags".to_string(), Targets::default())]);
+            let catalog = Catalog::builtin().unwrap();
+            assert_eq!(
+                availability_in(
+                    &builtin("k8s-crashloop"),
+                    &catalog,
+                    &[],
+                    around("flags", &bundles, &reach)
+                ),
+                unavailable(&format!("kubectl reaches no cluster: {why}"))
+            );
+        }
+        other => panic!("the check and kubectl disagree: {other:?}"),
+    }
+}
+
+/// A kubectl stand-in running `body` (a shell script).
+fn fake_kubectl(dir: &std::path::Path, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("kubectl");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_cluster_check_reads_kubectls_sentence_and_never_waits_past_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let noisy = fake_kubectl(
+        dir.path(),
+        "echo 'E1206 23:50:56.762743   30138 memcache.go:265] couldn'\\''t get current server API group list' >&2\n\
+         echo 'Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout' >&2\nexit 1",
+    );
+    assert_eq!(
+        kubernetes_with(&noisy, None, TIMEOUT).await,
+        Reach::Down("Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout".into())
+    );
+    let answers = fake_kubectl(dir.path(), "exit 0");
+    let what = up(kubernetes_with(&answers, None, TIMEOUT).await);
+    assert!(what.starts_with("a cluster answers, "), "{what}");
+    let pid_file = dir.path().join("pid");
+    let hangs = fake_kubectl(
+        dir.path(),
+        &format!("echo $$ > {}\nexec sleep 30", pid_file.display()),
+    );
+    let started = Instant::now();
+    let why = down(kubernetes_with(&hangs, None, Duration::from_millis(500)).await);
+    assert_eq!(why, "no answer within 500ms");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The hung kubectl is killed, not left behind.
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let gone = state.is_empty()
+            || state
+                .rsplit(") ")
+                .next()
+                .is_some_and(|s| s.starts_with('Z'));
+        if gone {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kubectl {pid} still runs: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let missing = down(kubernetes_with("chaosdeck-no-such-kubectl", None, TIMEOUT).await);
+    assert_eq!(missing, "chaosdeck-no-such-kubectl not found on PATH");
 }

@@ -95,6 +95,8 @@ pub struct App {
     pub prepare: Option<PrepareState>,
     pub live: Option<LiveState>,
     pub result: Option<ResultState>,
+    /// Whether kubectl reaches a Kubernetes cluster, as last checked.
+    pub cluster: super::screens::targets::Reach,
     /// Faults still on from earlier runs, per the journal.
     pub dangling: Vec<Dangling>,
     pub flash: Option<Flash>,

@@ -65,6 +65,7 @@ pub fn initial_app(setup: Setup, options: Options, journal_path: std::path::Path
         prepare: None,
         live: None,
         result: None,
+        cluster: Default::default(),
         dangling: Vec::new(),
         flash: None,
         run_active: false,

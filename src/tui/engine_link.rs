@@ -89,6 +89,8 @@ pub struct Link {
     started: StartedRuns,
     /// The journal watcher is running.
     watching: bool,
+    /// A kubectl check is under way (one at a time, however often `r` is pressed).
+    cluster_checking: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Link {
@@ -99,6 +101,7 @@ impl Link {
             run: None,
             started,
             watching: false,
+            cluster_checking: Default::default(),
         }
     }
 
@@ -218,6 +221,16 @@ impl Link {
     }
 
     fn check_targets(&self, setup: &Setup) {
+        use std::sync::atomic::Ordering;
+        let checking = self.cluster_checking.clone();
+        if !checking.swap(true, Ordering::SeqCst) {
+            let msgs = self.msgs.clone();
+            tokio::spawn(async move {
+                let reach = super::reachability::kubernetes(REACH_TIMEOUT).await;
+                checking.store(false, Ordering::SeqCst);
+                let _ = msgs.send(Msg::Cluster(reach)).await;
+            });
+        }
         for (bundle, targets) in setup.bundles.clone() {
             let msgs = self.msgs.clone();
             tokio::spawn(async move {

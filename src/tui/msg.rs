@@ -33,6 +33,8 @@ pub enum Msg {
         bundle: String,
         parts: Vec<(TargetPart, Reach)>,
     },
+    /// Whether kubectl reaches a Kubernetes cluster (Kubernetes faults need one).
+    Cluster(Reach),
     /// The journal as read now: past runs and what is still on.
     Journal {
         rows: Vec<HistoryRow>,
@@ -70,7 +72,8 @@ pub enum Command {
         params: Vec<String>,
     },
     Engine(EngineCmd),
-    /// Check the reachability of every target bundle.
+    /// Check the reachability of every target bundle, and whether kubectl reaches a
+    /// cluster.
     CheckTargets,
     ReadJournal,
     /// Look at the journal every `every` and send it again whenever it changed

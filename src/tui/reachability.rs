@@ -169,6 +169,19 @@ async fn proxy(target: &ProxyTarget) -> Reach {
     }
 }
 
+/// What the console knows around the bundle of targets runs use, beyond the
+/// bundle itself: the other bundles (a part missing here names those that have it)
+/// and whether kubectl reaches a cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Around<'a> {
+    /// The bundle runs use, by name.
+    pub bundle: &'a str,
+    /// Every bundle by name, the current one included.
+    pub bundles: &'a std::collections::BTreeMap<String, Targets>,
+    /// What [`kubernetes`] found; `Unknown` until it answers.
+    pub cluster: &'a Reach,
+}
+
 /// Whether a fault can be offered with these targets and what is known of their
 /// reach: a part it needs that is not configured or is down, or a program its
 /// command actions run that is not on `PATH`, makes it unavailable with the reason.
@@ -181,18 +194,30 @@ pub fn availability(
 ) -> Availability {
     static BUILTIN: OnceLock<Option<Catalog>> = OnceLock::new();
     let builtin = BUILTIN.get_or_init(|| Catalog::builtin().ok()).as_ref();
-    judge(spec, targets, reach, &|id| builtin.and_then(|c| c.get(id)))
+    let none = Default::default();
+    let around = Around {
+        bundle: "",
+        bundles: &none,
+        cluster: &Reach::Unknown,
+    };
+    judge(spec, targets, reach, around, &|id| {
+        builtin.and_then(|c| c.get(id))
+    })
 }
 
 /// As [`availability`], with included faults looked up in `catalog` (for user
-/// compound faults that include user faults).
+/// compound faults that include user faults), the current bundle's targets, and
+/// what is known `around` it: a part this bundle lacks names the bundles that have
+/// it (`:use shop`); a Kubernetes fault needs kubectl to reach a cluster.
 pub fn availability_in(
     spec: &FaultSpec,
     catalog: &Catalog,
-    targets: &Targets,
     reach: &[(TargetPart, Reach)],
+    around: Around<'_>,
 ) -> Availability {
-    judge(spec, targets, reach, &|id| catalog.get(id))
+    let none = Targets::default();
+    let targets = around.bundles.get(around.bundle).unwrap_or(&none);
+    judge(spec, targets, reach, around, &|id| catalog.get(id))
 }
 
 /// What a fault needs, gathered through its includes.
@@ -201,12 +226,15 @@ struct Needs {
     parts: Vec<TargetPart>,
     programs: Vec<String>,
     unknown_includes: Vec<String>,
+    /// A Kubernetes fault: kubectl must reach a cluster.
+    cluster: bool,
 }
 
 fn judge<'a>(
     spec: &FaultSpec,
     targets: &Targets,
     reach: &[(TargetPart, Reach)],
+    around: Around<'_>,
     lookup: &dyn Fn(&str) -> Option<&'a FaultSpec>,
 ) -> Availability {
     let mut needs = Needs::default();
@@ -220,7 +248,13 @@ fn judge<'a>(
     needs.parts.dedup();
     for part in needs.parts {
         if !configured(part, targets) {
-            return Availability::Unavailable(not_configured(part).to_string());
+            let elsewhere: Vec<&str> = around
+                .bundles
+                .iter()
+                .filter(|(name, other)| *name != around.bundle && configured(part, other))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            return Availability::Unavailable(not_configured(part, around.bundle, &elsewhere));
         }
         let down = reach.iter().find_map(|(p, r)| match r {
             Reach::Down(why) if *p == part => Some(why),
@@ -235,7 +269,12 @@ fn judge<'a>(
             return Availability::Unavailable(format!("{program} not found on PATH"));
         }
     }
-    Availability::Ready
+    match (needs.cluster, around.cluster) {
+        (true, Reach::Down(why)) => {
+            Availability::Unavailable(format!("{KUBECTL} reaches no cluster: {why}"))
+        }
+        _ => Availability::Ready,
+    }
 }
 
 /// Whether `program` is on `PATH`, looked up once per program: the console asks
@@ -260,8 +299,10 @@ fn gather<'a>(
     needs: &mut Needs,
 ) {
     needs.parts.extend(part_of(spec.target));
+    needs.cluster |= spec.target == TargetKind::Kubernetes;
     for action in &spec.actions {
         needs.parts.extend(action.target_kind().and_then(part_of));
+        needs.cluster |= action.target_kind() == Some(TargetKind::Kubernetes);
         for precondition in action.preconditions() {
             if let Precondition::Program(program) = precondition {
                 if !needs.programs.contains(&program) {
@@ -303,15 +344,102 @@ fn configured(part: TargetPart, targets: &Targets) -> bool {
     }
 }
 
-fn not_configured(part: TargetPart) -> &'static str {
-    match part {
-        TargetPart::Postgres => "no PostgreSQL target: pass --conn or --config targets.yaml",
-        TargetPart::Docker => "no container target: pass --container NAME or --config targets.yaml",
-        TargetPart::Process => {
-            "no process target: pass --process NAME, --pid N or --config targets.yaml"
+/// Why a fault needing `part` cannot run in `bundle`: the bundles that have one when
+/// there are any (`:use shop`), else how to give one.
+fn not_configured(part: TargetPart, bundle: &str, elsewhere: &[&str]) -> String {
+    let (what, how) = match part {
+        TargetPart::Postgres => ("PostgreSQL", "pass --conn or --config targets.yaml"),
+        TargetPart::Docker => (
+            "container",
+            "pass --container NAME or --config targets.yaml",
+        ),
+        TargetPart::Process => (
+            "process",
+            "pass --process NAME, --pid N or --config targets.yaml",
+        ),
+        TargetPart::Proxy => (
+            "proxy",
+            "pass --proxy LISTEN=UPSTREAM or --config targets.yaml",
+        ),
+    };
+    if elsewhere.is_empty() {
+        return format!("no {what} target: {how}");
+    }
+    let uses: Vec<String> = elsewhere
+        .iter()
+        .map(|name| format!(":use {name}"))
+        .collect();
+    format!("no {what} target in \"{bundle}\": {}", uses.join(" or "))
+}
+
+/// The program that reaches Kubernetes.
+const KUBECTL: &str = "kubectl";
+
+/// Whether kubectl reaches a Kubernetes cluster: `kubectl version` asks the server
+/// for its version (`--request-timeout=2s`) and exits non-zero when none answers.
+/// Run in a task (it starts a process), never past `timeout` (the process is killed).
+/// Down with the first line of what kubectl said.
+pub async fn kubernetes(timeout: Duration) -> Reach {
+    kubernetes_with(KUBECTL, None, timeout).await
+}
+
+/// As [`kubernetes`], with `program` run in kubectl's place and, when given, this
+/// `kubeconfig` file instead of kubectl's own choice.
+pub async fn kubernetes_with(
+    program: &str,
+    kubeconfig: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Reach {
+    let Some(path) = find_program(program) else {
+        return Reach::Down(format!("{program} not found on PATH"));
+    };
+    let started = Instant::now();
+    let mut command = tokio::process::Command::new(path);
+    command.args(["version", "--request-timeout=2s"]);
+    if let Some(file) = kubeconfig {
+        command.arg("--kubeconfig").arg(file);
+    }
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    match tokio::time::timeout(timeout, command.output()).await {
+        Err(_) => Reach::Down(format!(
+            "no answer within {}",
+            humantime::format_duration(timeout)
+        )),
+        Ok(Err(e)) => Reach::Down(format!("cannot run {program}: {e}")),
+        Ok(Ok(out)) if out.status.success() => {
+            Reach::Up(format!("a cluster answers, {} ms", millis(started)))
         }
-        TargetPart::Proxy => {
-            "no proxy target: pass --proxy LISTEN=UPSTREAM or --config targets.yaml"
+        Ok(Ok(out)) => {
+            let said = String::from_utf8_lossy(&out.stderr);
+            Reach::Down(match first_error_line(&said) {
+                Some(line) => mask_text(line),
+                None => format!("{program} version exited with {}", out.status),
+            })
         }
     }
+}
+
+/// The first line of kubectl's error worth reading: klog's lines (`E1206 23:50:56…`)
+/// come before the sentence that says what is wrong, so they are passed over while
+/// another line follows.
+fn first_error_line(text: &str) -> Option<&str> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let klog = |line: &&str| {
+        let mut chars = line.chars();
+        matches!(chars.next(), Some('I' | 'W' | 'E' | 'F'))
+            && chars.take(4).filter(char::is_ascii_digit).count() == 4
+    };
+    lines
+        .iter()
+        .find(|line| !klog(line))
+        .or_else(|| lines.first())
+        .copied()
 }

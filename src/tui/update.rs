@@ -72,6 +72,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.dirty = true;
             vec![]
         }
+        Msg::Cluster(reach) => {
+            app.cluster = reach;
+            refresh_availability(app);
+            app.dirty = true;
+            vec![]
+        }
         Msg::Journal { rows, dangling } => {
             // Read again and again (the journal is watched): keep the selection.
             app.history.set_rows(rows);
@@ -405,7 +411,6 @@ fn live_action(app: &mut App, action: Action) -> Vec<Command> {
 /// Marks each fault ready or unavailable (with the reason) for the current bundle's
 /// targets, what is known of their reach, and the severity policy.
 pub fn refresh_availability(app: &mut App) {
-    let targets = app.current_targets();
     let reach: Vec<_> = app
         .targets
         .rows()
@@ -418,7 +423,12 @@ pub fn refresh_availability(app: &mut App) {
         let availability = match app.setup.policy_allows(spec) {
             Err(why) => super::screens::catalog::Availability::Unavailable(why),
             Ok(()) => {
-                super::reachability::availability_in(spec, &app.setup.catalog, &targets, &reach)
+                let around = super::reachability::Around {
+                    bundle: &app.bundle,
+                    bundles: &app.setup.bundles,
+                    cluster: &app.cluster,
+                };
+                super::reachability::availability_in(spec, &app.setup.catalog, &reach, around)
             }
         };
         app.catalog.set_availability(&spec.id, availability);

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use super::app::{App, Prompt, Screen};
 use super::keymap::Action;
 use super::msg::Command;
-use super::update::{act, refresh_catalog_targets, scroll_result, show};
+use super::update::{act, refresh_availability, refresh_catalog_targets, scroll_result, show};
 use super::update_run::{halt_all, quit};
 use crate::engine::runner::EngineCmd;
 
@@ -150,7 +150,8 @@ pub(super) fn use_bundle(app: &mut App, bundle: &str) -> Vec<Command> {
         return vec![];
     }
     app.bundle = bundle.to_string();
-    refresh_catalog_targets(app);
+    // What is known of the new bundle's reach counts at once; the check refreshes it.
+    refresh_availability(app);
     app.say(format!("runs now use the targets of \"{bundle}\""), false);
     vec![Command::CheckTargets]
 }
