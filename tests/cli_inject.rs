@@ -592,3 +592,129 @@ fn a_fault_already_on_is_refused_and_stacked_runs_are_undone_newest_first() {
     assert_eq!(write_error(&cluster), None, "the cluster stayed read-only");
     assert!(journal.dangling().unwrap().is_empty());
 }
+
+/// Sessions chaosdeck holds open on `cluster` (tagged `chaosdeck:<run>:<fault>`).
+fn chaosdeck_sessions(cluster: &PgCluster) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, c) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(c);
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaosdeck:%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    })
+}
+
+#[test]
+fn inject_takes_its_targets_and_policy_from_the_config() {
+    let Some(cluster) = small_cluster() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let _holders = Holders(&state);
+    let conn = cluster.conn_string();
+    let config = dir.path().join("targets.yaml");
+    std::fs::write(
+        &config,
+        format!("targets:\n  shop:\n    postgres: {{ conn: \"{conn}\" }}\npolicy: {{ max_severity: high }}\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let journal = Journal::open(&state).unwrap();
+
+    // A fault above the policy is refused, saying which policy and where it is.
+    for extra in [&[][..], &["--dry-run"]] {
+        let mut args = vec![
+            "--config",
+            config,
+            "inject",
+            "pg-read-only",
+            "--yes",
+            "--allow-critical",
+            "--conn",
+            &conn,
+        ];
+        args.extend(extra);
+        let out = chaosdeck(&state, &args);
+        support::cli::refused(
+            &out,
+            &[
+                "\"pg-read-only\" is critical severity",
+                "policy.max_severity: high",
+                config,
+            ],
+        );
+        assert!(!support::cli::text(&out.stderr).contains("testpass"));
+    }
+    assert_eq!(write_error(&cluster), None, "the cluster went read-only");
+    assert!(journal.records().unwrap().is_empty());
+
+    // Without --conn, the config's target: by --target, or the first one.
+    let out = chaosdeck(
+        &state,
+        &[
+            "--config",
+            config,
+            "inject",
+            "pg-idle-in-transaction",
+            "--target",
+            "shop",
+            "--dry-run",
+            "--param",
+            "count=2",
+        ],
+    );
+    let stdout = support::cli::exited(&out, 0);
+    assert!(stdout.contains("would "), "{stdout}");
+    let out = chaosdeck(
+        &state,
+        &[
+            "--config",
+            config,
+            "inject",
+            "pg-idle-in-transaction",
+            "--target",
+            "shopp",
+            "--yes",
+        ],
+    );
+    support::cli::refused(&out, &["unknown target \"shopp\"", "did you mean \"shop\""]);
+
+    let out = chaosdeck(
+        &state,
+        &[
+            "--config",
+            config,
+            "inject",
+            "pg-idle-in-transaction",
+            "--yes",
+            "--param",
+            "count=2",
+        ],
+    );
+    let stdout = support::cli::exited(&out, 0);
+    assert!(stdout.starts_with("Failure injected: "), "{stdout}");
+    assert!(stdout.contains("password=***"), "{stdout}");
+    let stderr = support::cli::text(&out.stderr);
+    assert!(
+        !stdout.contains("testpass") && !stderr.contains("testpass"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(chaosdeck_sessions(&cluster), 2);
+
+    let out = chaosdeck(&state, &["teardown", "pg-idle-in-transaction"]);
+    support::cli::exited(&out, 0);
+    wait_until("the sessions end", || chaosdeck_sessions(&cluster) == 0);
+    assert!(journal.dangling().unwrap().is_empty());
+}

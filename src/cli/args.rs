@@ -219,6 +219,10 @@ pub struct InjectArgs {
     /// The fault id, for those who type it as a flag.
     #[arg(long, conflicts_with = "fault")]
     pub id: Option<String>,
+    /// A named target from --config (default: the file's first, first by name, when
+    /// no quick target flag is given); the quick target flags add to it.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
     #[command(flatten)]
     pub targets: TargetArgs,
     /// Set a parameter of the fault (repeatable).

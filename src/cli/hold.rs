@@ -12,13 +12,18 @@ use crate::driver::dispatch::RunContext;
 use crate::engine::inject;
 use crate::engine::journal::{default_state_dir, Event, Journal};
 
-pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &HoldArgs) -> Status {
+pub fn run(
+    catalog_dirs: &[PathBuf],
+    state_dir: Option<&PathBuf>,
+    config_path: Option<&PathBuf>,
+    args: &HoldArgs,
+) -> Status {
     let say = |line: &str| {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    let prepared = match prepare(catalog_dirs, &args.inject) {
+    let prepared = match prepare(catalog_dirs, config_path, &args.inject) {
         Ok(p) => p,
         Err(e) => {
             say(&format!("error 2 {e}"));

@@ -7,8 +7,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::args::InjectArgs;
-use super::Status;
+use super::{setup, Status};
 use crate::catalog::Catalog;
+use crate::config::ConnAsWritten;
 use crate::driver::dispatch::RunContext;
 use crate::engine::inject;
 use crate::engine::journal::{default_state_dir, Journal};
@@ -17,15 +18,34 @@ use crate::engine::recover::runs_on;
 /// Everything an injection needs, checked before anything is touched.
 pub type Prepared = crate::engine::experiment::Resolved;
 
-/// Loads the fault, checks policy and approval, parses targets and parameters.
-pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, String> {
+/// Loads the fault and `--config`, checks the policy and the approval, takes the
+/// targets from the config and the flags, and resolves the parameters.
+pub fn prepare(
+    catalog_dirs: &[PathBuf],
+    config_path: Option<&PathBuf>,
+    args: &InjectArgs,
+) -> Result<Prepared, String> {
+    prepare_revealing(catalog_dirs, config_path, args).map(|(prepared, _)| prepared)
+}
+
+/// [`prepare`], and the connection string as written (`--conn`, or the chosen
+/// config target's `postgres.conn`) for `--reveal-secrets`.
+fn prepare_revealing(
+    catalog_dirs: &[PathBuf],
+    config_path: Option<&PathBuf>,
+    args: &InjectArgs,
+) -> Result<(Prepared, Option<ConnAsWritten>), String> {
     let catalog = Catalog::load(catalog_dirs).map_err(|e| e.to_string())?;
+    let config = super::run::load_config(config_path)?;
     let Some(id) = args.fault_id() else {
         return Err(
             "inject needs a fault id, such as: chaosdeck inject db-max-connections --conn …".into(),
         );
     };
     if let Some(spec) = catalog.get(id) {
+        if let Some(config) = &config {
+            setup::check_config_policy(config, spec)?;
+        }
         let approval = args.approval;
         if !args.dry_run {
             approval.check(spec)?;
@@ -33,13 +53,26 @@ pub fn prepare(catalog_dirs: &[PathBuf], args: &InjectArgs) -> Result<Prepared, 
             approval.check_policy(spec)?;
         }
     }
-    let targets = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let flags = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let (targets, chosen) = setup::choose_targets(config.as_ref(), args.target.as_deref(), flags)?;
     let ttl = args.ttl.map(|t| t.as_duration());
-    crate::engine::experiment::resolve(&catalog, id, &args.params, targets, ttl)
+    let prepared = crate::engine::experiment::resolve(&catalog, id, &args.params, targets, ttl)?;
+    super::run::check_targets_given(&prepared, config.as_ref(), chosen.as_deref(), false)?;
+    let as_written = match (&args.targets.conn, &config, chosen) {
+        (Some(conn), _, _) => Some(ConnAsWritten::new(conn.as_str())),
+        (None, Some(config), Some(name)) => config.conns_as_written().remove(&name),
+        _ => None,
+    };
+    Ok((prepared, as_written))
 }
 
-pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectArgs) -> Status {
-    let prepared = match prepare(catalog_dirs, args) {
+pub fn run(
+    catalog_dirs: &[PathBuf],
+    state_dir: Option<&PathBuf>,
+    config_path: Option<&PathBuf>,
+    args: &InjectArgs,
+) -> Status {
+    let (prepared, as_written) = match prepare_revealing(catalog_dirs, config_path, args) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -56,7 +89,10 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &InjectA
     let run_id = crate::engine::journal::new_run_id();
     match spawn_holder(&run_id, state_dir) {
         Ok(()) => {
-            print_injected(&prepared, args);
+            print_injected(
+                &prepared,
+                args.reveal_secrets.then_some(as_written).flatten(),
+            );
             Status::Pass
         }
         Err((status, message)) => {
@@ -254,12 +290,11 @@ fn take_flag_value(args: &mut Vec<std::ffi::OsString>, flag: &str) -> Option<std
     }
 }
 
-fn print_injected(prepared: &Prepared, args: &InjectArgs) {
+/// Prints the responder prompt, with `revealed` (`--reveal-secrets`) as its target.
+fn print_injected(prepared: &Prepared, revealed: Option<ConnAsWritten>) {
     let mut builtins = prepared.builtins.clone();
-    if args.reveal_secrets {
-        if let Some(conn) = &args.targets.conn {
-            builtins.insert("target", conn.clone());
-        }
+    if let Some(conn) = revealed {
+        builtins.insert("target", conn.text().to_string());
     }
     let prompt =
         prepared

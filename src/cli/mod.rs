@@ -81,7 +81,12 @@ pub fn run(cli: Cli) -> Status {
         Command::List(args) => with_catalog(&cli.catalog_dirs, |c| list::run(c, &args)),
         Command::Show(args) => with_catalog(&cli.catalog_dirs, |c| show::run(c, &args)),
         Command::Validate(args) => validate::run(&cli.catalog_dirs, &args),
-        Command::Inject(args) => inject::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Inject(args) => inject::run(
+            &cli.catalog_dirs,
+            cli.state_dir.as_ref(),
+            cli.config.as_ref(),
+            &args,
+        ),
         Command::Teardown(args) => teardown::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
         Command::Run(args) => run::run(
             &run::Context {
@@ -108,7 +113,12 @@ pub fn run(cli: Cli) -> Status {
             },
             &args,
         ),
-        Command::Hold(args) => hold::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Hold(args) => hold::run(
+            &cli.catalog_dirs,
+            cli.state_dir.as_ref(),
+            cli.config.as_ref(),
+            &args,
+        ),
         Command::Lab(args) => lab::run(
             &cli.state_dir
                 .clone()

@@ -209,26 +209,8 @@ pub fn build(
     request: &Request,
     state_dir: Option<&PathBuf>,
 ) -> Result<(Experiment, String), String> {
-    let mut targets = super::targets::from_args(request.flag_targets).map_err(|e| e.to_string())?;
-    let mut chosen = request.target.map(str::to_string);
-    if let Some(name) = request.target {
-        let Some(config) = config else {
-            return Err(format!(
-                "target \"{name}\" names a target of a config file: pass --config targets.yaml"
-            ));
-        };
-        let named = config
-            .targets_named(name, targets.exe.clone())
-            .map_err(|e| e.to_string())?;
-        targets = super::targets::overlay(named, targets);
-    } else if let Some(config) = config {
-        if let Some(name) = default_target(config, &targets) {
-            targets = config
-                .targets_named(&name, targets.exe.clone())
-                .map_err(|e| e.to_string())?;
-            chosen = Some(name);
-        }
-    }
+    let flags = super::targets::from_args(request.flag_targets).map_err(|e| e.to_string())?;
+    let (targets, chosen) = super::setup::choose_targets(config, request.target, flags)?;
     let one_off = one_off_probes(request.probes, &request.observe, &targets)?;
     let configured = select_probes(config, request.only_probes)?;
     let probes = experiment::probe_roles(configured, one_off);
@@ -265,7 +247,7 @@ pub fn build(
 /// container, a process, the fault proxy) that the targets lack, saying how to give
 /// one: a target of the config that has one, or the flag. The hints name no
 /// `password=` key, so masking leaves them whole.
-fn check_targets_given(
+pub(super) fn check_targets_given(
     resolved: &experiment::Resolved,
     config: Option<&Config>,
     chosen: Option<&str>,
@@ -354,21 +336,6 @@ fn check_targets_given(
         ));
     }
     Ok(())
-}
-
-/// The target a run takes from the config when no `--target` names one: the file's
-/// first, when no quick target flag (`--conn`, `--container` …) is given either (the
-/// flags alone are the targets then), as the console chooses. "First" is first by
-/// name: the config keeps its targets sorted by name, not in file order.
-fn default_target(config: &Config, flags: &crate::driver::targets::Targets) -> Option<String> {
-    let any_flag = flags.postgres.is_some()
-        || flags.container.is_some()
-        || flags.process.is_some()
-        || flags.proxy.is_some();
-    if any_flag {
-        return None;
-    }
-    config.targets.keys().next().cloned()
 }
 
 /// The config's probes, or only the named ones.
