@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chaosdeck::catalog::Severity;
-use chaosdeck::engine::record::{Outcome, TeardownStep, TimelineKind};
+use chaosdeck::engine::record::{Outcome, Recovery, TeardownStep, TimelineKind};
 use chaosdeck::engine::verdict::judge;
 use chaosdeck::engine::{
     next_deadline, step, Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason,
@@ -662,8 +662,9 @@ async fn a_self_healing_fault_recovers_from_injection_while_still_observing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_stop_during_the_recovery_watch_ends_the_run() {
+async fn a_stop_during_the_recovery_watch_ends_the_run_as_interrupted_not_unrecovered() {
     let (mut run, t0) = observing(setup());
+    step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(2000));
     step(
         &mut run,
@@ -673,6 +674,155 @@ async fn a_stop_during_the_recovery_watch_ends_the_run() {
     let effects = step(&mut run, Input::Stop(StopReason::Interrupt), t0 + ms(2200));
     assert!(has(&effects, &Effect::Finished));
     assert_eq!(run.phase, Phase::Done);
+    let verdict = judge(&run);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert_eq!(verdict.word(), "INTERRUPTED");
+    assert_eq!(verdict.ended_by, "interrupt during the recovery watch");
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("recovery not watched to the end")),
+        "{:?}",
+        verdict.reasons
+    );
+    assert!(!verdict.reasons.iter().any(|r| r.contains("not regained")));
+    assert_eq!(record_of(&run).recovery(), Recovery::NotWatched);
+}
+
+/// The run's record, as the runner builds it.
+fn record_of(run: &Run) -> chaosdeck::engine::record::RunRecord {
+    chaosdeck::engine::verdict::build_record(
+        run,
+        fault_summary(),
+        "x".into(),
+        Default::default(),
+        "r1".into(),
+        "2026-11-23T00:00:00Z".into(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_while_observing_skips_the_recovery_watch_and_says_so() {
+    for (reason, word) in [
+        (StopReason::Interrupt, "interrupt"),
+        (StopReason::Terminate, "terminate"),
+        (StopReason::HaltAll, "halt-all"),
+    ] {
+        let (mut run, t0) = observing(setup());
+        step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
+        step(&mut run, Input::Stop(reason), t0 + ms(2000));
+        let effects = step(
+            &mut run,
+            Input::TornDown { steps: verified() },
+            t0 + ms(2100),
+        );
+        assert!(has(&effects, &Effect::Finished), "{word}");
+        assert!(
+            effects.iter().any(|e| matches!(e,
+                Effect::Timeline(t) if t.kind == TimelineKind::Recovery
+                    && t.text.contains("recovery not watched"))),
+            "{word}: {effects:?}"
+        );
+        let verdict = judge(&run);
+        assert_eq!(verdict.outcome, Outcome::Fail, "{word}");
+        assert_eq!(verdict.word(), "INTERRUPTED", "{word}");
+        assert_eq!(verdict.ended_by, word);
+        assert!(!verdict.recovered_in_time);
+        assert!(
+            verdict.reasons.iter().any(|r| r.contains("interrupted")
+                && r.contains("before the recovery watch; recovery not watched")),
+            "{word}: {:?}",
+            verdict.reasons
+        );
+        assert!(
+            !verdict
+                .reasons
+                .iter()
+                .any(|r| r.contains("not regained within")),
+            "{word}: {:?}",
+            verdict.reasons
+        );
+        assert_eq!(record_of(&run).recovery(), Recovery::NotWatched, "{word}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_steady_state_probe_there_is_no_recovery_wait_and_no_failure_for_it() {
+    let mut bare = setup();
+    bare.probes.clear();
+    bare.expect_impact.clear();
+    let t0 = Instant::now();
+    let mut run = Run::new(bare.clone(), t0);
+    let effects = step(&mut run, start(), t0);
+    assert!(
+        effects.iter().any(|e| matches!(e,
+            Effect::Timeline(t) if t.text.contains("recovery will not be measured"))),
+        "{effects:?}"
+    );
+    assert_eq!(run.phase, Phase::Gate);
+    let approval = Input::GateApproved {
+        by: "--yes".into(),
+        target: "x".into(),
+    };
+    step(&mut run, approval, t0 + ms(10));
+    let injected = Input::Injected {
+        blast_radius: vec![],
+    };
+    step(&mut run, injected, t0 + ms(100));
+    step(&mut run, Input::Tick, t0 + ms(10_100));
+    assert_eq!(run.phase, Phase::TearingDown);
+    let effects = step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(10_200),
+    );
+    assert!(has(&effects, &Effect::Finished), "no recovery watch");
+    assert_eq!(run.phase, Phase::Done);
+    assert_eq!(next_deadline(&run), None);
+    let verdict = judge(&run);
+    assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r == "recovery not measured (no steady-state probe)"),
+        "{:?}",
+        verdict.reasons
+    );
+    assert_eq!(record_of(&run).recovery(), Recovery::NotMeasured);
+
+    // An impact is expected, but no probe could see it: not measured either.
+    let mut expecting = bare;
+    expecting.expect_impact = vec!["app-health".into()];
+    let mut run = Run::new(expecting, t0);
+    step(&mut run, start(), t0);
+    let approval = Input::GateApproved {
+        by: "--yes".into(),
+        target: "x".into(),
+    };
+    step(&mut run, approval, t0 + ms(10));
+    let injected = Input::Injected {
+        blast_radius: vec![],
+    };
+    step(&mut run, injected, t0 + ms(100));
+    step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(1000));
+    step(
+        &mut run,
+        Input::TornDown { steps: verified() },
+        t0 + ms(1100),
+    );
+    let verdict = judge(&run);
+    assert_eq!(verdict.impact_seen, None);
+    assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
+    assert!(
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("expected impact (app-health) not measured")),
+        "{:?}",
+        verdict.reasons
+    );
 }
 
 #[tokio::test(start_paused = true)]

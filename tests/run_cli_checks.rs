@@ -251,14 +251,132 @@ fn a_failed_teardown_stops_the_game_day() {
 fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let started = std::time::Instant::now();
     let output = chaosdeck(d, &["run", "test-marker", "--yes", "--duration", "300ms"]);
-    let stdout = exited(&output, 1);
+    // Nothing could show recovery, so the run neither waits for it (recover_within
+    // is 5 s) nor fails for it.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "waited {:?} for a recovery nothing could show",
+        started.elapsed()
+    );
+    let stdout = exited(&output, 0);
+    assert!(stdout.contains("Result: PASS"), "{stdout}");
     assert!(
         stdout.contains("teardown step    test-marker command: verified"),
         "{stdout}"
     );
-    assert!(stdout.contains("no steady-state probes"), "{stdout}");
+    assert!(
+        stdout.contains("time to recover  — not measured (no steady-state probe)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("verdict          recovery not measured (no steady-state probe)"),
+        "{stdout}"
+    );
     assert!(!d.join("marker").exists());
+}
+
+/// A listener the steady-state probe (`tcp://…`) connects to for as long as it lives.
+fn open_port() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    (listener, addr)
+}
+
+/// Waits until `path` exists (the marker fault is on), then sends SIGINT to `child`.
+fn interrupt_once_on(child: &std::process::Child, path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fault never went on"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+#[test]
+fn ctrl_c_during_a_run_is_an_interrupted_verdict_not_a_failed_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_listener, addr) = open_port();
+    let probe = format!("port=tcp://{addr}");
+    let child = command(
+        d,
+        &[
+            "run",
+            "test-marker",
+            "--yes",
+            "--duration",
+            "60s",
+            "--probe",
+            &probe,
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    interrupt_once_on(&child, &d.join("marker"));
+    let output = child.wait_with_output().unwrap();
+    let stdout = exited(&output, 1);
+    assert!(stdout.contains("Result: INTERRUPTED"), "{stdout}");
+    assert!(stdout.contains("ended by         interrupt"), "{stdout}");
+    assert!(
+        stdout.contains("time to recover  — not watched (the run was interrupted)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("before the recovery watch; recovery not watched"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not regained"), "{stdout}");
+    assert!(!d.join("marker").exists(), "torn down");
+}
+
+#[test]
+fn a_game_day_run_interrupted_before_its_recovery_watch_is_not_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_listener, addr) = open_port();
+    std::fs::write(
+        d.join("targets.yaml"),
+        format!("services:\n  s:\n    probes:\n      - {{ name: port, tcp: \"{addr}\" }}\n"),
+    )
+    .unwrap();
+    let plan = game_day_plan(
+        d,
+        "name: cut\nconfig: targets.yaml\nexperiments:\n  - { fault: test-marker, duration: 60s }\n",
+    );
+    let child = command(d, &["gameday", &plan, "--yes", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    interrupt_once_on(&child, &d.join("marker"));
+    let output = child.wait_with_output().unwrap();
+    let stdout = exited(&output, 1);
+    let record: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(record.runs.len(), 1);
+    let run = &record.runs[0];
+    assert_eq!(
+        run.recovery(),
+        chaosdeck::engine::record::Recovery::NotWatched
+    );
+    assert_eq!(run.verdict.word(), "INTERRUPTED");
+    assert!(
+        chaosdeck::report::scorecard(&record.runs).is_empty(),
+        "not scored, so not a failed recovery"
+    );
+    let markdown = chaosdeck::report::gameday_markdown(&record);
+    assert!(
+        markdown.contains("Not scored: 1 run interrupted by the operator"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -313,6 +431,7 @@ fn game_day_stopped_in_a_pause_by(signal: nix::sys::signal::Signal) {
         !d.join("stuck").exists(),
         "{signal}: the second fault never ran"
     );
-    // The first run passed no probes, so its verdict says recovery was not measured.
+    // The first run passed (no probes: recovery not measured), but the plan was
+    // stopped before it ended.
     assert_eq!(status.code(), Some(1), "{rest}");
 }

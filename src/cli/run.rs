@@ -12,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::config::{parse_probe_flag, Config, ObserveConfig, TargetConfig};
 use crate::engine::experiment::{self, Watch};
 use crate::engine::journal::{default_state_dir, new_run_id, Journal};
-use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord};
+use crate::engine::record::{Outcome, Recovery, RecoveryAnchor, RunRecord};
 use crate::engine::run_store::RunStore;
 use crate::engine::runner::Experiment;
 
@@ -414,12 +414,7 @@ fn ms(value: Option<u64>) -> String {
 pub fn result_block(record: &RunRecord) -> String {
     let t = &record.timings;
     let v = &record.verdict;
-    let word = match v.outcome {
-        Outcome::Pass => "PASS",
-        Outcome::Fail => "FAIL",
-        Outcome::Aborted => "ABORTED",
-        Outcome::TeardownFailed => "TEARDOWN FAILED",
-    };
+    let word = v.word();
     let from = match t.recovery_from {
         RecoveryAnchor::TeardownDone => "from teardown done",
         RecoveryAnchor::Injection => "from injection",
@@ -434,11 +429,17 @@ pub fn result_block(record: &RunRecord) -> String {
     out.push_str(&format!("  ended by         {}\n", v.ended_by));
     out.push_str(&format!("  time to impact   {}\n", ms(t.time_to_impact_ms)));
     out.push_str(&format!("  teardown         {}\n", ms(t.teardown_ms)));
-    out.push_str(&format!(
-        "  time to recover  {} ({from}; expected within {})\n",
-        ms(t.time_to_recover_ms),
-        ms(Some(record.fault.recover_within_ms))
-    ));
+    let within = ms(Some(record.fault.recover_within_ms));
+    let recover = match record.recovery() {
+        unjudged @ (Recovery::NotWatched | Recovery::NotMeasured) => {
+            format!("— {} (expected within {within})", unjudged.words())
+        }
+        _ => format!(
+            "{} ({from}; expected within {within})",
+            ms(t.time_to_recover_ms)
+        ),
+    };
+    out.push_str(&format!("  time to recover  {recover}\n"));
     if !t.restarts.is_empty() {
         let restarts: Vec<String> = t.restarts.iter().map(|(n, c)| format!("{n} {c}")).collect();
         out.push_str(&format!("  restarts         {}\n", restarts.join(", ")));

@@ -136,7 +136,8 @@ pub struct TeardownStep {
 pub enum Outcome {
     /// The expectation held: impact seen as expected, recovered in time.
     Pass,
-    /// The fault ran and was torn down, but the expectation did not hold.
+    /// The fault ran and was torn down, but the expectation did not hold, or the
+    /// operator stopped the run before its recovery was watched (interrupted).
     Fail,
     /// Stopped before injecting (preflight failed, gate refused, policy).
     Aborted,
@@ -169,14 +170,49 @@ impl Outcome {
 pub struct Verdict {
     pub outcome: Outcome,
     /// Why the run ended observing: `duration`, `ttl`, `operator`, `guard app-health`,
-    /// `halt-all`, `interrupt`, `terminate` …
+    /// `halt-all`, `interrupt`, `terminate` …; or the stop that cut its recovery watch
+    /// short (`interrupt during the recovery watch`).
     pub ended_by: String,
     /// Whether the expected impact was seen (`None` when none was expected).
     pub impact_seen: Option<bool>,
-    /// Whether steady state came back within `recover_within`.
+    /// Whether steady state was seen to come back within `recover_within` (false
+    /// also when recovery was not watched or not measured; see
+    /// [`RunRecord::recovery`]).
     pub recovered_in_time: bool,
     /// One sentence per reason the outcome is what it is.
     pub reasons: Vec<String>,
+}
+
+/// What became of a run's recovery ([`RunRecord::recovery`] reads it from a record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Steady state came back this many milliseconds after the anchor
+    /// ([`Timings::recovery_from`]), within `recover_within` or not.
+    Regained { ms: u64, in_time: bool },
+    /// The recovery watch ran to its end without steady state coming back.
+    NotRegained,
+    /// The operator stopped the run before its recovery watch (Ctrl-C, SIGTERM,
+    /// halt-all) or during it: recovery was not watched, so it did not fail.
+    NotWatched,
+    /// No steady-state probe, so nothing could show recovery.
+    NotMeasured,
+    /// The fault never went on (aborted), or its teardown failed.
+    NotReached,
+}
+
+impl Recovery {
+    /// The recovery in a few words, for reports: `in time`, `late`, `not regained`,
+    /// `not watched (the run was interrupted)`, `not measured (no steady-state probe)`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Recovery::Regained { in_time: true, .. } => "in time",
+            Recovery::Regained { in_time: false, .. } => "late",
+            Recovery::NotRegained => "not regained",
+            Recovery::NotWatched => "not watched (the run was interrupted)",
+            Recovery::NotMeasured => "not measured (no steady-state probe)",
+            Recovery::NotReached => "not reached",
+        }
+    }
 }
 
 /// A note the operator typed during the run.

@@ -91,6 +91,15 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// Stops that end the whole run: no recovery watch follows their teardown
+    /// (Ctrl-C, SIGTERM or a lost terminal, halt-all).
+    pub fn ends_run(&self) -> bool {
+        matches!(
+            self,
+            StopReason::HaltAll | StopReason::Interrupt | StopReason::Terminate
+        )
+    }
+
     pub fn describe(&self) -> String {
         match self {
             StopReason::Duration => "duration".into(),
@@ -185,6 +194,8 @@ pub struct Run {
     pub ended_by: Option<StopReason>,
     /// A stop asked for while injecting, carried out once injection returns.
     pub pending_stop: Option<StopReason>,
+    /// A stop that cut the recovery watch short, before steady state was regained.
+    pub watch_stopped_by: Option<StopReason>,
     pub teardown_steps: Vec<TeardownStep>,
     pub inject_error: Option<String>,
     pub aborted: Option<String>,
@@ -216,6 +227,7 @@ impl Run {
             recovered_at: None,
             ended_by: None,
             pending_stop: None,
+            watch_stopped_by: None,
             teardown_steps: Vec::new(),
             inject_error: None,
             aborted: None,

@@ -88,7 +88,7 @@ fn start(
     }
     let steady = run.steady_indices().count();
     let text = if steady == 0 {
-        "preflight: no steady-state probes; recovery cannot be measured".to_string()
+        "preflight: no steady-state probes; recovery will not be measured".to_string()
     } else {
         format!("preflight: waiting for {steady} steady-state probe(s)")
     };
@@ -393,8 +393,12 @@ fn stop(run: &mut Run, reason: StopReason, now: Instant, out: &mut Vec<Effect>) 
         Phase::Observing => begin_teardown(run, reason, now, out),
         Phase::TearingDown | Phase::Done => {}
         Phase::RecoveryWatch => {
-            let text = format!("recovery watch stopped ({})", reason.describe());
+            let text = format!(
+                "recovery watch stopped ({}) before steady state was regained",
+                reason.describe()
+            );
             run.say(now, TimelineKind::Recovery, text, out);
+            run.watch_stopped_by = Some(reason);
             finish(run, now, out);
         }
     }
@@ -427,11 +431,20 @@ fn torn_down(run: &mut Run, steps: Vec<TeardownStep>, now: Instant, out: &mut Ve
         finish(run, now, out);
         return;
     }
-    let interrupted = matches!(
-        run.ended_by,
-        Some(StopReason::HaltAll | StopReason::Interrupt | StopReason::Terminate)
-    );
-    if interrupted {
+    if let Some(reason) = run.ended_by.as_ref().filter(|r| r.ends_run()) {
+        let text = format!(
+            "recovery not watched: the run was stopped ({})",
+            reason.describe()
+        );
+        run.say(now, TimelineKind::Recovery, text, out);
+        finish(run, now, out);
+        return;
+    }
+    // Nothing could show steady state coming back, so there is nothing to wait for;
+    // a self-healing fault's recovery was measured while observing, if at all.
+    if run.steady_indices().next().is_none() {
+        let text = "recovery not measured (no steady-state probe)".to_string();
+        run.say(now, TimelineKind::Recovery, text, out);
         finish(run, now, out);
         return;
     }

@@ -3,22 +3,24 @@
 use std::collections::BTreeMap;
 
 use super::record::{
-    FaultSummary, Outcome, ProbeSummary, RecoveryAnchor, RunRecord, Timings, Verdict,
+    FaultSummary, Outcome, ProbeSummary, Recovery, RecoveryAnchor, RunRecord, Timings, Verdict,
 };
-use super::run::Run;
+use super::run::{Run, StopReason};
 
 /// Judges the run as it stands: did the expected impact show, did steady state come
-/// back in time, was every teardown step verified.
+/// back in time, was every teardown step verified. What could not be judged does not
+/// fail the run by itself: recovery without a steady-state probe, impact without a
+/// probe to see it. A run stopped by the operator before its recovery was watched to
+/// the end (Ctrl-C, SIGTERM, halt-all) fails as interrupted, not as "not recovered".
 pub fn judge(run: &Run) -> Verdict {
-    let ended_by = run
-        .ended_by
-        .as_ref()
-        .map(|r| r.describe())
-        .unwrap_or_else(|| "not started".into());
+    let ended_by = match (&run.watch_stopped_by, &run.ended_by) {
+        (Some(stop), _) => cut_short(stop),
+        (None, Some(reason)) => reason.describe(),
+        (None, None) => "not started".into(),
+    };
     let impact_seen = impact_seen(run);
-    let ttr = time_to_recover_ms(run);
-    let limit = run.setup.recover_within.as_millis() as u64;
-    let recovered_in_time = ttr.is_some_and(|ms| ms <= limit);
+    let recovery = recovery(run);
+    let recovered_in_time = matches!(recovery, Recovery::Regained { in_time: true, .. });
     let mut reasons = Vec::new();
     let teardown_ok = run.teardown_steps.iter().all(|s| s.verified);
     for step in run.teardown_steps.iter().filter(|s| !s.verified) {
@@ -45,27 +47,40 @@ pub fn judge(run: &Run) -> Verdict {
                 "expected impact not seen: {} never failed",
                 impact_names(run).join(", ")
             )),
+            None if !run.setup.expect_impact.is_empty() => reasons.push(format!(
+                "expected impact ({}) not measured (no probe)",
+                run.setup.expect_impact.join(", ")
+            )),
             None => {}
         }
-        let steady = run.setup.probes.iter().any(|p| p.steady_state);
-        match ttr {
-            _ if !steady => {
-                reasons.push("no steady-state probes, so recovery was not measured".into())
+        let within = humantime::format_duration(run.setup.recover_within);
+        reasons.push(match recovery {
+            Recovery::Regained { ms, in_time: true } => {
+                format!("recovered in {ms} ms (within {within})")
             }
-            Some(ms) if ms <= limit => reasons.push(format!(
-                "recovered in {ms} ms (within {})",
-                humantime::format_duration(run.setup.recover_within)
-            )),
-            Some(ms) => reasons.push(format!(
-                "recovered in {ms} ms, later than {}",
-                humantime::format_duration(run.setup.recover_within)
-            )),
-            None => reasons.push(format!(
-                "steady state not regained within {}",
-                humantime::format_duration(run.setup.recover_within)
-            )),
-        }
-        if impact_seen != Some(false) && recovered_in_time {
+            Recovery::Regained { ms, .. } => {
+                format!("recovered in {ms} ms, later than {within}")
+            }
+            Recovery::NotRegained => format!("steady state not regained within {within}"),
+            Recovery::NotMeasured => "recovery not measured (no steady-state probe)".into(),
+            Recovery::NotWatched => match &run.watch_stopped_by {
+                Some(stop) => format!(
+                    "interrupted: the recovery watch was stopped ({}) before steady state was regained; recovery not watched to the end",
+                    stop.describe()
+                ),
+                None => format!(
+                    "interrupted: the run was stopped ({}) before the recovery watch; recovery not watched",
+                    ended_by
+                ),
+            },
+            // The outcomes above cover these.
+            Recovery::NotReached => "recovery not reached".into(),
+        });
+        let recovery_ok = matches!(
+            recovery,
+            Recovery::Regained { in_time: true, .. } | Recovery::NotMeasured
+        );
+        if impact_seen != Some(false) && recovery_ok {
             Outcome::Pass
         } else {
             Outcome::Fail
@@ -80,16 +95,86 @@ pub fn judge(run: &Run) -> Verdict {
     }
 }
 
+/// `ended_by` of a run whose recovery watch a stop cut short.
+fn cut_short(stop: &StopReason) -> String {
+    format!("{}{CUT_SHORT}", stop.describe())
+}
+
+const CUT_SHORT: &str = " during the recovery watch";
+
+/// Whether an `ended_by` says the operator stopped the run before its recovery was
+/// watched to the end: a stop that ends the run (`interrupt`, `terminate`,
+/// `halt-all`), or any stop during the recovery watch.
+pub fn stopped_before_recovery(ended_by: &str) -> bool {
+    let ends_run = [
+        StopReason::HaltAll,
+        StopReason::Interrupt,
+        StopReason::Terminate,
+    ]
+    .iter()
+    .any(|r| r.describe() == ended_by);
+    ends_run || ended_by.ends_with(CUT_SHORT)
+}
+
+/// What became of the run's recovery (the verdict's outcome covers runs that never
+/// injected or whose teardown failed).
+fn recovery(run: &Run) -> Recovery {
+    if let Some(ms) = time_to_recover_ms(run) {
+        let in_time = ms <= run.setup.recover_within.as_millis() as u64;
+        return Recovery::Regained { ms, in_time };
+    }
+    if run.aborted.is_some() || run.inject_error.is_some() || run.teardown_done.is_none() {
+        return Recovery::NotReached;
+    }
+    if !run.setup.probes.iter().any(|p| p.steady_state) {
+        return Recovery::NotMeasured;
+    }
+    let stopped = run.ended_by.as_ref().is_some_and(StopReason::ends_run);
+    if run.watch_stopped_by.is_some() || stopped {
+        return Recovery::NotWatched;
+    }
+    Recovery::NotRegained
+}
+
+impl RunRecord {
+    /// What became of the run's recovery, read from the record as [`judge`] decided
+    /// it: for reports and the game-day scorecard.
+    pub fn recovery(&self) -> Recovery {
+        if let Some(ms) = self.timings.time_to_recover_ms {
+            let in_time = ms <= self.fault.recover_within_ms;
+            return Recovery::Regained { ms, in_time };
+        }
+        match self.verdict.outcome {
+            Outcome::Aborted | Outcome::TeardownFailed => return Recovery::NotReached,
+            Outcome::Pass | Outcome::Fail => {}
+        }
+        if !self.probes.iter().any(|p| p.steady_state) {
+            return Recovery::NotMeasured;
+        }
+        if stopped_before_recovery(&self.verdict.ended_by) {
+            return Recovery::NotWatched;
+        }
+        Recovery::NotRegained
+    }
+}
+
 impl Verdict {
-    /// `PASS`, `FAIL (why)` …, for progress lines.
-    pub fn summary(&self) -> String {
-        let word = match self.outcome {
+    /// The outcome in one word for people: `PASS`, `FAIL`, `INTERRUPTED` (failed
+    /// because the operator stopped the run before its recovery was watched),
+    /// `ABORTED`, `TEARDOWN FAILED`.
+    pub fn word(&self) -> &'static str {
+        match self.outcome {
             Outcome::Pass => "PASS",
+            Outcome::Fail if stopped_before_recovery(&self.ended_by) => "INTERRUPTED",
             Outcome::Fail => "FAIL",
             Outcome::Aborted => "ABORTED",
             Outcome::TeardownFailed => "TEARDOWN FAILED",
-        };
-        format!("{word} — {}", self.reasons.join("; "))
+        }
+    }
+
+    /// `PASS`, `FAIL (why)` …, for progress lines.
+    pub fn summary(&self) -> String {
+        format!("{} — {}", self.word(), self.reasons.join("; "))
     }
 }
 
@@ -114,10 +199,14 @@ fn impact_names(run: &Run) -> Vec<String> {
         .collect()
 }
 
-/// `None` when no impact is expected; otherwise whether the expected probes failed
-/// after injection (each named one, or any steady-state probe as a stand-in).
+/// `None` when no impact is expected, or no probe could show it; otherwise whether
+/// the expected probes failed after injection (each named one, or any steady-state
+/// probe as a stand-in).
 fn impact_seen(run: &Run) -> Option<bool> {
-    if run.setup.expect_impact.is_empty() || run.injected_at.is_none() {
+    if run.setup.expect_impact.is_empty()
+        || run.injected_at.is_none()
+        || impact_names(run).is_empty()
+    {
         return None;
     }
     let named: Vec<usize> = run

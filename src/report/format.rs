@@ -3,7 +3,7 @@
 //! with one or two decimals, `_bytes` series in KiB/MiB/GiB), and user text made safe
 //! for a Markdown table cell or a single Markdown line.
 
-use crate::engine::record::{Outcome, TimelineKind};
+use crate::engine::record::TimelineKind;
 
 /// What a report prints where a value never came.
 pub(crate) const NONE: &str = "—";
@@ -121,16 +121,6 @@ pub(crate) fn inline(text: &str) -> String {
         NONE.to_string()
     } else {
         flat
-    }
-}
-
-/// The verdict word: `PASS`, `FAIL`, `ABORTED`, `TEARDOWN FAILED`.
-pub(crate) fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Pass => "PASS",
-        Outcome::Fail => "FAIL",
-        Outcome::Aborted => "ABORTED",
-        Outcome::TeardownFailed => "TEARDOWN FAILED",
     }
 }
 

@@ -2,25 +2,30 @@
 //! the plan stopped early if it did, then every run's full report with its headings one
 //! level down (`##` → `###`).
 
-use crate::engine::record::GamedayRecord;
+use crate::engine::record::{GamedayRecord, Recovery};
 
 use super::doc::{Align, Doc};
-use super::format::{cell, inline, maybe_duration, outcome_word};
+use super::format::{cell, inline, maybe_duration};
 use super::markdown::render;
 use super::mask;
 use super::scorecard::{scorecard, scorecard_total};
 
 use Align::{Left, Right};
 
+/// `1 run`, `2 runs`.
+fn runs_word(n: usize) -> String {
+    match n {
+        1 => "1 run".to_string(),
+        n => format!("{n} runs"),
+    }
+}
+
 /// The Markdown report of a game day, passwords masked.
 pub fn gameday_markdown(record: &GamedayRecord) -> String {
     let g = mask::gameday(record);
     let mut doc = Doc::new(1);
     doc.title(&format!("Game day: {}", inline(&g.plan)));
-    let runs = match g.runs.len() {
-        1 => "1 run".to_string(),
-        n => format!("{n} runs"),
-    };
+    let runs = runs_word(g.runs.len());
     doc.para(&format!("Started {}, {runs}.", inline(&g.started_at)));
 
     doc.section("Scorecard");
@@ -67,6 +72,23 @@ pub fn gameday_markdown(record: &GamedayRecord) -> String {
              in time, and every teardown step was verified; an aborted run scores nothing.",
         );
     }
+    let count = |wanted: Recovery| g.runs.iter().filter(|r| r.recovery() == wanted).count();
+    match count(Recovery::NotMeasured) {
+        0 => {}
+        n => doc.para(&format!(
+            "Recovery not measured (no steady-state probe) in {}: it does not fail a \
+             scenario.",
+            runs_word(n)
+        )),
+    }
+    match count(Recovery::NotWatched) {
+        0 => {}
+        n => doc.para(&format!(
+            "Not scored: {} interrupted by the operator before recovery was watched \
+             (listed below).",
+            runs_word(n)
+        )),
+    }
 
     doc.section("Runs");
     if g.runs.is_empty() {
@@ -80,7 +102,7 @@ pub fn gameday_markdown(record: &GamedayRecord) -> String {
                     cell(&format!("{} ({})", run.fault.name, run.fault.id)),
                     run.fault.category.to_string(),
                     run.fault.severity.to_string(),
-                    outcome_word(run.verdict.outcome).to_string(),
+                    run.verdict.word().to_string(),
                     maybe_duration(run.timings.time_to_impact_ms),
                     maybe_duration(run.timings.time_to_recover_ms),
                 ]

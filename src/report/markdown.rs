@@ -4,10 +4,10 @@
 //! section says `none` rather than disappearing. Every free-text field is masked for
 //! passwords (see `mask`) and escaped for the table or line it lands in.
 
-use crate::engine::record::RunRecord;
+use crate::engine::record::{Recovery, RunRecord};
 
 use super::doc::{Align, Doc};
-use super::format::{cell, duration, inline, maybe_duration, offset, outcome_word, yes_no, NONE};
+use super::format::{cell, duration, inline, maybe_duration, offset, yes_no, NONE};
 use super::mask;
 use super::observed::{probes, series, timeline, timings};
 
@@ -26,7 +26,7 @@ pub(crate) fn render(record: &RunRecord, depth: usize) -> String {
         "{} ({}) — {}",
         inline(&r.fault.name),
         inline(&r.fault.id),
-        outcome_word(r.verdict.outcome)
+        r.verdict.word()
     ));
     summary(&mut doc, &r);
     target(&mut doc, &r);
@@ -45,7 +45,7 @@ pub(crate) fn render(record: &RunRecord, depth: usize) -> String {
 fn summary(doc: &mut Doc, r: &RunRecord) {
     doc.section("Summary");
     doc.bullets(&[
-        format!("Verdict: **{}**", outcome_word(r.verdict.outcome)),
+        format!("Verdict: **{}**", r.verdict.word()),
         format!("Ended by: {}", inline(&r.verdict.ended_by)),
         format!("Run id: {}", inline(&r.run_id)),
         format!("Started: {}", inline(&r.started_at)),
@@ -148,7 +148,7 @@ fn verdict(doc: &mut Doc, r: &RunRecord) {
     let v = &r.verdict;
     doc.para(&format!(
         "**{}**, ended by {}.",
-        outcome_word(v.outcome),
+        v.word(),
         inline(&v.ended_by)
     ));
     let expected = if r.fault.expect_impact.is_empty() {
@@ -159,13 +159,17 @@ fn verdict(doc: &mut Doc, r: &RunRecord) {
     };
     let seen = match v.impact_seen {
         Some(seen) => yes_no(seen),
-        None => "— (none expected)",
+        None if r.fault.expect_impact.is_empty() => "— (none expected)",
+        None => "— (not measured: no probe)",
+    };
+    let recovered = match r.recovery() {
+        unjudged @ (Recovery::NotWatched | Recovery::NotMeasured) => unjudged.words(),
+        _ => yes_no(v.recovered_in_time),
     };
     doc.bullets(&[
         format!("Impact expected: {expected}; seen: {seen}"),
         format!(
-            "Recovered in time: {} (within {}, took {})",
-            yes_no(v.recovered_in_time),
+            "Recovered in time: {recovered} (within {}, took {})",
             duration(r.fault.recover_within_ms),
             maybe_duration(r.timings.time_to_recover_ms)
         ),

@@ -3,20 +3,25 @@
 //! For every run three things are counted, and only for runs that injected something
 //! (an `aborted` run stopped before injecting, so it is a scenario that scores nothing):
 //!
-//! - **impact seen**: the expected impact was seen, or none was expected
-//!   (`verdict.impact_seen != Some(false)`);
-//! - **recovered in time**: steady state came back within `recover_within`;
+//! - **impact seen**: the expected impact was seen, or none was expected or could be
+//!   measured (`verdict.impact_seen != Some(false)`);
+//! - **recovered in time**: steady state was seen to come back within
+//!   `recover_within`;
 //! - **teardown verified**: every teardown step was verified (outcome not
 //!   `teardown_failed`).
 //!
-//! A scenario **passes** when all three hold. The **score** is the percent of
-//! scenarios that passed, rounded down, so 100 means every one of them passed;
-//! 0 when there are no scenarios.
+//! A scenario **passes** when all three hold, except that a recovery nothing could
+//! measure (no steady-state probe) does not fail it. A run the operator interrupted
+//! before its recovery was watched to the end (Ctrl-C, SIGTERM, halt-all) is not
+//! scored at all, so it counts neither as a failed recovery nor as a pass; it is still
+//! listed with the runs, and one whose teardown failed is scored as such. The
+//! **score** is the percent of scenarios that passed, rounded down, so 100 means every
+//! one of them passed; 0 when there are no scenarios.
 
 use std::collections::BTreeMap;
 
 use crate::catalog::Category;
-use crate::engine::record::{Outcome, RunRecord};
+use crate::engine::record::{Outcome, Recovery, RunRecord};
 
 /// One category's line of the scorecard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +57,7 @@ pub fn scorecard(runs: &[RunRecord]) -> Vec<ScoreRow> {
     }
     by_category
         .into_iter()
+        .filter(|(_, t)| t.scenarios > 0)
         .map(|(category, t)| ScoreRow {
             category,
             scenarios: t.scenarios,
@@ -97,18 +103,24 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, run: &RunRecord) {
+        let recovery = run.recovery();
+        if recovery == Recovery::NotWatched {
+            // Interrupted by the operator: not scored (see the module docs).
+            return;
+        }
         self.scenarios += 1;
         if run.verdict.outcome == Outcome::Aborted {
             return;
         }
         let impact = run.verdict.impact_seen != Some(false);
         let recovered = run.verdict.recovered_in_time;
+        let recovery_ok = recovered || recovery == Recovery::NotMeasured;
         let teardown = run.verdict.outcome != Outcome::TeardownFailed
             && run.teardown.iter().all(|step| step.verified);
         self.impact_seen += u32::from(impact);
         self.recovered_in_time += u32::from(recovered);
         self.teardown_verified += u32::from(teardown);
-        self.passed += u32::from(impact && recovered && teardown);
+        self.passed += u32::from(impact && recovery_ok && teardown);
     }
 }
 
