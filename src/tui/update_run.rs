@@ -139,19 +139,17 @@ pub(super) fn quit(app: &mut App) -> Vec<Command> {
     if app.run_active {
         let t = label(KeyMode::Live, Action::TeardownNow);
         let halt = label(KeyMode::Global, Action::HaltAll);
-        let tear = match app.screen {
-            Screen::Live => format!("{t} tears it down"),
+        // Each fits a status line 80 columns wide.
+        let said = match app.screen {
+            Screen::Live => format!(
+                "a fault may be on: {t} tears it down, {halt} halts everything, Ctrl-C tears down, quits"
+            ),
             _ => {
                 let four = label(KeyMode::Global, Action::ShowRun);
-                format!("{four} shows the run, where {t} tears it down")
+                format!("a fault may be on: {four} then {t} tears it down, {halt} halts everything")
             }
         };
-        app.say(
-            format!(
-                "a fault may be on: {tear}, {halt} halts everything, Ctrl-C tears down and quits"
-            ),
-            true,
-        );
+        app.say(said, true);
         return vec![];
     }
     app.quit = Quit::Now;
