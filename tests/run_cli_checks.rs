@@ -96,6 +96,20 @@ fn run_refuses_bad_input_before_touching_anything() {
         &chaosdeck(d, &["run", "test-marker", "--yes", "--target", "shop"]),
         &["pass --config targets.yaml"],
     );
+    // A report that could not be written once the run is over.
+    let lost = d.join("no-such-folder").join("r.md");
+    let output = chaosdeck(
+        d,
+        &[
+            "run",
+            "test-marker",
+            "--yes",
+            "--report",
+            lost.to_str().unwrap(),
+        ],
+    );
+    refused(&output, &["no-such-folder\" does not exist"]);
+    assert!(support::cli::text(&output.stdout).is_empty(), "nothing ran");
     let config = d.join("targets.yaml");
     std::fs::write(&config, "policy:\n  max_severity: low\nprobez: []\n").unwrap();
     refused(
@@ -216,6 +230,24 @@ fn gameday_checks_the_whole_plan_first() {
         refused(&output, &[wanted]);
         assert!(!support::cli::text(&output.stderr).contains("pw-in-plan"));
     }
+    // A report that could not be written once the game day is over.
+    let plan = game_day_plan(
+        d,
+        "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n",
+    );
+    let lost = d.join("no-such-folder").join("g.md");
+    let output = chaosdeck(
+        d,
+        &[
+            "gameday",
+            &plan,
+            "--yes",
+            "--report",
+            lost.to_str().unwrap(),
+        ],
+    );
+    refused(&output, &["no-such-folder\" does not exist"]);
+    assert!(support::cli::text(&output.stdout).is_empty(), "nothing ran");
     assert!(!d.join("marker").exists(), "the first experiment never ran");
 }
 

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use super::args::{GamedayArgs, TargetArgs};
 use super::execute::{execute, Executed, Progress};
-use super::run::{build, deliver, load_config, open_journal, status_of, Context, Request, Shapes};
+use super::run::{
+    build, check_report_path, deliver, load_config, open_journal, status_of, Context, Request,
+    Shapes,
+};
 use super::Status;
 use crate::catalog::Catalog;
 use crate::engine::gameday::Plan;
@@ -62,6 +65,9 @@ struct Planned {
 
 /// Checks the whole plan before the first fault goes on.
 fn prepare(ctx: &Context, args: &GamedayArgs) -> Result<(Plan, Vec<Planned>), String> {
+    if let Some(path) = &args.report {
+        check_report_path(path)?;
+    }
     let plan = Plan::load(&args.plan)?;
     let config_path = ctx.config.cloned().or_else(|| plan.config_path(&args.plan));
     let config = load_config(config_path.as_ref())?;

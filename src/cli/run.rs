@@ -95,6 +95,51 @@ pub fn input_problem(fault: &str, problem: &str) -> String {
     crate::driver::postgres::conn::mask_password(&format!("cannot run {fault}: {problem}"))
 }
 
+/// Refuses a `--report` path the report could not be written to once the run is over:
+/// its folder is missing, is not a folder or cannot be written to, or the Markdown or
+/// JSON file beside it would land on a folder. Checked before anything runs, so a run
+/// never ends with its report lost.
+pub fn check_report_path(path: &Path) -> Result<(), String> {
+    let cannot = |why: String| format!("cannot write report \"{}\": {why}", path.display());
+    let folder = match path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        Some(folder) => folder,
+        None => Path::new("."),
+    };
+    if !folder.is_dir() {
+        let missing = crate::report::ReportError::MissingFolder {
+            path: path.to_path_buf(),
+            folder: folder.to_path_buf(),
+        };
+        return Err(missing.to_string());
+    }
+    let writable = nix::unistd::access(
+        folder,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    );
+    if let Err(e) = writable {
+        return Err(cannot(format!(
+            "folder \"{}\" cannot be written to ({e}); choose another path",
+            folder.display()
+        )));
+    }
+    // Where `report::write_report` puts the two: `x.json` → `x.md` beside it,
+    // anything else → `.json` beside it.
+    let other = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => path.with_extension("md"),
+        _ => path.with_extension("json"),
+    };
+    for file in [path.to_path_buf(), other] {
+        if file.is_dir() {
+            return Err(cannot(format!(
+                "\"{}\" is a folder; name a file such as {}",
+                file.display(),
+                folder.join("report.md").display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Where a report went: the Markdown file and the JSON file.
 type Written = Result<(PathBuf, PathBuf), crate::report::ReportError>;
 
@@ -171,6 +216,9 @@ pub struct Request<'a> {
 
 /// Everything checked before anything is touched; errors are input errors (exit 2).
 fn prepare(ctx: &Context, args: &RunArgs) -> Result<(Experiment, String), String> {
+    if let Some(path) = &args.report {
+        check_report_path(path)?;
+    }
     let catalog = Catalog::load(ctx.catalog_dirs).map_err(|e| e.to_string())?;
     let config = load_config(ctx.config)?;
     let Some(id) = args.fault_id() else {
