@@ -62,7 +62,19 @@ fn run_refuses_bad_input_before_touching_anything() {
         &chaosdeck(d, &["run", "test-markr", "--yes"]),
         &["unknown fault id \"test-markr\"; did you mean \"test-marker\"?"],
     );
-    refused(&chaosdeck(d, &["run", "test-marker"]), &["pass --yes"]);
+    // `run` has no --dry-run: the hint names the command that has one.
+    let output = chaosdeck(d, &["run", "test-marker"]);
+    refused(
+        &output,
+        &[
+            "pass --yes",
+            "run has no dry run, `chaosdeck inject test-marker --dry-run`",
+        ],
+    );
+    assert!(
+        !support::cli::text(&output.stderr).contains("or --dry-run"),
+        "{output:?}"
+    );
     refused(
         &chaosdeck(d, &["run", "test-critical", "--yes"]),
         &["pass --yes --allow-critical"],
@@ -230,11 +242,25 @@ fn gameday_checks_the_whole_plan_first() {
         refused(&output, &[wanted]);
         assert!(!support::cli::text(&output.stderr).contains("pw-in-plan"));
     }
-    // A report that could not be written once the game day is over.
     let plan = game_day_plan(
         d,
         "name: x\nexperiments:\n  - { fault: test-marker, duration: 1s }\n",
     );
+    // `gameday` has no --dry-run either.
+    let output = chaosdeck(d, &["gameday", &plan]);
+    refused(
+        &output,
+        &[
+            "experiments[0] (test-marker)",
+            "pass --yes",
+            "`chaosdeck inject test-marker --dry-run`",
+        ],
+    );
+    assert!(
+        !support::cli::text(&output.stderr).contains("or --dry-run"),
+        "{output:?}"
+    );
+    // A report that could not be written once the game day is over.
     let lost = d.join("no-such-folder").join("g.md");
     let output = chaosdeck(
         d,

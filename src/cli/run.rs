@@ -268,7 +268,7 @@ pub fn build(
         None => request.approval,
     };
     if let Some(spec) = catalog.get(request.fault_id) {
-        approval.check(spec)?;
+        check_approval(&approval, spec, request.plan)?;
     }
     let resolved = experiment::resolve(
         catalog,
@@ -289,6 +289,31 @@ pub fn build(
         experiment::experiment(new_run_id(), resolved, watch),
         approved_by,
     ))
+}
+
+/// The policy, then `--yes` (and `--allow-critical`), as `inject` checks them; without
+/// `--yes` the hint points at `inject --dry-run`, since `run` and `gameday` have no
+/// dry run of their own.
+fn check_approval(
+    approval: &Approval,
+    spec: &crate::catalog::FaultSpec,
+    plan: bool,
+) -> Result<(), String> {
+    approval.check_policy(spec)?;
+    if !approval.yes {
+        let (what, flags) = match plan {
+            true => ("a game day", "--config FILE --target NAME"),
+            false => ("run", "the same target flags"),
+        };
+        return Err(format!(
+            "\"{}\" is {} severity: pass --yes to approve it without the console's gate ({}); {what} has no dry run, `chaosdeck inject {} --dry-run` with {flags} shows what it would do",
+            spec.id,
+            spec.severity,
+            spec.severity.gate(),
+            spec.id
+        ));
+    }
+    approval.check(spec)
 }
 
 /// Refuses a fault one of whose steps acts on a kind of target (PostgreSQL, a
