@@ -136,3 +136,141 @@ fn a_mistyped_fault_id_is_refused_with_the_nearest_id() {
     let stdout = exited(&out, 0);
     assert!(stdout.contains("Nothing to tear down"), "{stdout}");
 }
+
+/// `test-marker` and `test-broken`, whose command fails and whose undo fails too (a
+/// target that is gone), in a catalog folder in `dir`, as the `--catalog` argument.
+fn broken_catalog(dir: &Path) -> String {
+    let broken = r#"
+- id: test-broken
+  name: Target gone
+  category: host
+  severity: low
+  target: command
+  description: Its command fails, and so does its undo.
+  actions:
+    - command: { run: ["false"], undo: ["false"], verify: ["false"], timeout: 5s }
+  expect: { impact: [], recover_within: 5s }
+  ttl: 1m
+"#;
+    let yaml = support::cli::marker_fault(&dir.join("marker"), "1m") + broken;
+    let folder = support::cli::catalog_folder(dir, &yaml);
+    folder.to_str().unwrap().to_string()
+}
+
+/// The run id of the newest approval in the journal of `state`.
+fn last_run(state: &Path) -> String {
+    let journal = chaosdeck::engine::journal::Journal::open(state).unwrap();
+    journal
+        .records()
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find(|r| matches!(r.event, chaosdeck::engine::journal::Event::Approved { .. }))
+        .unwrap()
+        .run
+}
+
+#[test]
+fn a_fault_whose_apply_and_undo_failed_is_named_and_can_be_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let catalog = broken_catalog(dir.path());
+    let cd = |args: &[&str]| {
+        let mut all = vec!["--catalog", catalog.as_str()];
+        all.extend(args);
+        chaosdeck(&state, &all)
+    };
+
+    // The apply fails and its undo too: said so, with the ways out.
+    let out = cd(&["inject", "test-broken", "--yes"]);
+    exited(&out, 3);
+    let run = last_run(&state);
+    let stderr = text(&out.stderr);
+    let said = stderr
+        .lines()
+        .find(|l| l.starts_with("test-broken: "))
+        .unwrap_or_else(|| panic!("no line about test-broken:\n{stderr}"));
+    for wanted in [
+        "test-broken: command failed (",
+        "and undoing what it had done failed too (command failed: ",
+        &format!("it stays in the journal as run {run}"),
+        "`chaosdeck teardown --dangling`",
+        &format!("`chaosdeck teardown --forget {run}`"),
+    ] {
+        assert!(said.contains(wanted), "expected {wanted:?} in:\n{said}");
+    }
+    exited(&cd(&["teardown", "--dangling"]), 3);
+
+    // run refuses, naming the fault left on, its run and the way out.
+    let out = cd(&["run", "test-marker", "--yes", "--duration", "200ms"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "1 fault step(s) from earlier runs are still on: test-broken on command (run {run})"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("`chaosdeck teardown --forget {run}`")),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("marker").exists(), "the run went on");
+
+    // --forget takes exact ids only.
+    for wrong in [&run[..4], "test-brok", "nothing"] {
+        support::cli::refused(
+            &cd(&["teardown", "--forget", wrong]),
+            &["no run or fault with exactly that id is on", &run],
+        );
+    }
+    let out = cd(&["teardown", "--forget", &run]);
+    let stdout = exited(&out, 0);
+    assert!(stdout.contains("Forgot test-broken"), "{stdout}");
+    assert!(stdout.contains(&format!("(run {run}):")), "{stdout}");
+    assert!(
+        stdout.contains("test-broken command: closed without undoing it (last known: undo failed)"),
+        "{stdout}"
+    );
+    let journal = chaosdeck::engine::journal::Journal::open(&state).unwrap();
+    assert!(journal.dangling().unwrap().is_empty());
+    assert!(matches!(
+        journal.records().unwrap().pop().unwrap().event,
+        chaosdeck::engine::journal::Event::Forgotten { .. }
+    ));
+    let stdout = exited(&cd(&["teardown", "--dangling"]), 0);
+    assert!(stdout.contains("Nothing to tear down"), "{stdout}");
+    let out = cd(&["run", "test-marker", "--yes", "--duration", "200ms"]);
+    assert!(
+        !text(&out.stdout).contains("from earlier runs are still on"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // By fault id, as JSON.
+    exited(&cd(&["inject", "test-broken", "--yes"]), 3);
+    let again = last_run(&state);
+    let out = cd(&["teardown", "--forget", "test-broken", "--json"]);
+    let stdout = exited(&out, 0);
+    let parsed: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"));
+    assert_eq!(
+        parsed,
+        json!([{
+            "run": again,
+            "fault": "test-broken",
+            "action": "command",
+            "last_known": "undo failed",
+            "result": "forgotten",
+        }])
+    );
+    assert!(text(&out.stderr).contains("Forgot test-broken"));
+
+    // A fault its holder still holds is torn down, not forgotten.
+    exited(&cd(&["inject", "test-marker", "--yes"]), 0);
+    support::cli::refused(
+        &cd(&["teardown", "--forget", "test-marker"]),
+        &["is held by pid", "`chaosdeck teardown test-marker` ends it"],
+    );
+    exited(&cd(&["teardown", "test-marker"]), 0);
+    assert!(!dir.path().join("marker").exists());
+}

@@ -262,6 +262,11 @@ pub struct TeardownArgs {
     /// including faults whose holder died.
     #[arg(long)]
     pub dangling: bool,
+    /// Close the journal's entries of this run (or of every run of this fault id)
+    /// without undoing anything, for a target that no longer exists: the operator's
+    /// word that the fault is gone. Exact ids only.
+    #[arg(long, value_name = "RUN_OR_ID", conflicts_with_all = ["fault", "id", "all", "dangling"])]
+    pub forget: Option<String>,
     #[command(flatten)]
     pub targets: TargetArgs,
     /// Print the result as JSON.

@@ -72,20 +72,24 @@ pub fn run(
         let active = match injected {
             Ok(active) => active,
             Err(failure) => {
-                let clean = failure.rollback.iter().all(|o| o.verified());
-                let mut message = failure.error.to_string();
-                for outcome in failure.rollback.iter().filter(|o| !o.verified()) {
-                    message.push_str(&format!(
-                        "; undo of {}: {}",
-                        outcome.kind,
-                        outcome.describe()
-                    ));
-                }
-                if clean {
-                    say(&format!("error 2 {message} (nothing was left injected)"));
+                let error = one_line(&failure.error.to_string());
+                let left: Vec<String> = failure
+                    .rollback
+                    .iter()
+                    .filter(|o| !o.verified())
+                    .map(|o| format!("{} {}", o.kind, one_line(&o.describe())))
+                    .collect();
+                if left.is_empty() {
+                    say(&format!("error 2 {error} (nothing was left injected)"));
                     return Status::InputError;
                 }
-                say(&format!("error 3 {message}"));
+                say(&format!(
+                    "error 3 {}: {} failed ({error}), and undoing what it had done failed too ({}); it stays in the journal as run {run}: retry with `chaosdeck teardown --dangling`, or, if its target no longer exists, `chaosdeck teardown --forget {run}`",
+                    spec.id,
+                    failure.kind,
+                    left.join("; "),
+                    run = args.run
+                ));
                 return Status::TeardownFailed;
             }
         };
@@ -121,6 +125,17 @@ pub fn run(
             Status::TeardownFailed
         }
     })
+}
+
+/// A driver's message on one line (a command's stderr can span several): `inject`
+/// reads the holder's words line by line.
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" / ")
 }
 
 /// SIGTERM and SIGINT, listened for from the start.

@@ -113,12 +113,18 @@ fn refuse_stacking(state_dir: Option<&PathBuf>, id: &str) -> Result<(), String> 
     let Some(on) = runs_on(&records, Some(id)).pop() else {
         return Ok(());
     };
-    let how = match on.live_holder() {
-        Some(pid) => format!("held by pid {pid}"),
-        None => "left on from an earlier run".to_string(),
+    let (how, or_else) = match on.live_holder() {
+        Some(pid) => (format!("held by pid {pid}"), String::new()),
+        None => (
+            "left on from an earlier run".to_string(),
+            format!(
+                " (or, if its target no longer exists, chaosdeck teardown --forget {})",
+                on.run
+            ),
+        ),
     };
     Err(format!(
-        "\"{id}\" is already on: {}, {how}; injecting it again would stack on it — end it first with: chaosdeck teardown {id}",
+        "\"{id}\" is already on: {}, {how}; injecting it again would stack on it — end it first with: chaosdeck teardown {id}{or_else}",
         on.describe()
     ))
 }

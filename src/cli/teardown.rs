@@ -1,6 +1,8 @@
-//! `chaosdeck teardown ID|--all|--dangling`: undo what the journal says is on. A
-//! fault whose holder process is alive is handed back to it (SIGTERM); what is left
-//! after that (or whose holder died) is undone here from the journal's undo data.
+//! `chaosdeck teardown ID|--all|--dangling`: undo what the journal says is on, newest
+//! first. A fault whose holder process is alive is handed back to it (SIGTERM); what
+//! is left after that (or whose holder died) is undone here from the journal's undo
+//! data. `--forget RUN_OR_ID` closes a run's entries without undoing anything, for a
+//! target that no longer exists.
 
 use std::path::PathBuf;
 
@@ -10,8 +12,8 @@ use super::args::TeardownArgs;
 use super::{setup, Status};
 use crate::catalog::Catalog;
 use crate::driver::targets::Targets;
-use crate::engine::journal::Journal;
-use crate::engine::recover::tear_down_dangling_runs;
+use crate::engine::journal::{Dangling, Event, Journal};
+use crate::engine::recover::{self, tear_down_dangling_runs};
 
 #[derive(Serialize)]
 struct OutcomeJson {
@@ -30,10 +32,24 @@ enum UndoneBy {
     Teardown,
 }
 
+/// A step `--forget` closed, as JSON.
+#[derive(Serialize)]
+struct ForgottenJson {
+    run: String,
+    fault: String,
+    action: String,
+    /// What the journal last knew of it (`applied`, `undo failed`, …).
+    last_known: &'static str,
+    result: &'static str,
+}
+
 pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
+    if let Some(what) = &args.forget {
+        return forget(state_dir, what, args.json);
+    }
     let wanted = args.fault.as_deref().or(args.id.as_deref());
     if wanted.is_none() && !args.all && !args.dangling {
-        eprintln!("teardown needs a fault id, --all or --dangling");
+        eprintln!("teardown needs a fault id, --all, --dangling or --forget RUN_OR_ID");
         return Status::InputError;
     }
     let ((journal, given), runtime) = match setup::with_runtime(open(state_dir, args)) {
@@ -106,6 +122,69 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &Teardow
     } else {
         eprintln!("teardown left something behind; it stays in the journal as dangling");
         Status::TeardownFailed
+    }
+}
+
+/// `teardown --forget RUN_OR_ID`: closes the journal's entries of a run (or of every
+/// run of a fault) without undoing anything, and says what it closed.
+fn forget(state_dir: Option<&PathBuf>, what: &str, json: bool) -> Status {
+    let forgotten = match Journal::open(&setup::state_dir(state_dir))
+        .map_err(|e| e.to_string())
+        .and_then(|journal| recover::forget(&journal, what))
+    {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            eprintln!("{e}");
+            return Status::InputError;
+        }
+    };
+    let mut rows = Vec::new();
+    let mut lines = Vec::new();
+    for on in &forgotten {
+        lines.push(format!("Forgot {}:", on.describe()));
+        for d in &on.steps {
+            let action = match &d.intent.event {
+                Event::Intent { action, .. } => action.clone(),
+                _ => "step".to_string(),
+            };
+            let last_known = last_known(d);
+            lines.push(format!(
+                "  {} {action}: closed without undoing it (last known: {last_known})",
+                d.intent.fault
+            ));
+            rows.push(ForgottenJson {
+                run: d.intent.run.clone(),
+                fault: d.intent.fault.clone(),
+                action,
+                last_known,
+                result: "forgotten",
+            });
+        }
+    }
+    lines.push(
+        "Nothing was undone: whatever of it may be left on a target that still exists, check by hand."
+            .into(),
+    );
+    for line in &lines {
+        match json {
+            true => eprintln!("{line}"),
+            false => println!("{line}"),
+        }
+    }
+    match json {
+        true => super::print_json(&rows),
+        false => Status::Pass,
+    }
+}
+
+/// What the journal last knew of a step that is on, in a few words.
+fn last_known(d: &Dangling) -> &'static str {
+    match d.last.as_ref().map(|r| &r.event) {
+        Some(Event::Applied { .. }) => "applied",
+        Some(Event::ApplyFailed { .. }) => "apply failed",
+        Some(Event::UndoFailed { .. }) => "undo failed",
+        Some(Event::Undone { .. }) => "undo left something behind",
+        _ => "about to be applied",
     }
 }
 

@@ -123,6 +123,8 @@ impl StepOutcome {
 /// Why an injection stopped, and what tearing down its first steps came to.
 #[derive(Debug)]
 pub struct InjectFailure {
+    /// The action that failed (planned, journaled or applied).
+    pub kind: &'static str,
     pub error: DriverError,
     pub rollback: Vec<StepOutcome>,
 }
@@ -167,9 +169,14 @@ pub async fn inject(
             fault_id: step.fault.clone(),
             ..ctx.clone()
         };
+        let kind = step.action.kind();
         let fail = |error: DriverError, active: Active| async move {
             let rollback = teardown(journal, active, targets).await;
-            InjectFailure { error, rollback }
+            InjectFailure {
+                kind,
+                error,
+                rollback,
+            }
         };
         let plan = match dispatch::plan(&step.action, targets, &step_ctx).await {
             Ok(plan) => plan,

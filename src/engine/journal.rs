@@ -3,7 +3,9 @@
 //!
 //! Before a side effect, an `intent` record carries the data needed to undo it; after
 //! the undo, an `undone` record closes it. An intent with no verified `undone` after
-//! it is dangling: `chaosdeck teardown --dangling` undoes it.
+//! it is dangling: `chaosdeck teardown --dangling` undoes it. When its target no
+//! longer exists, `chaosdeck teardown --forget` closes it with a `forgotten` record
+//! instead: the operator's word that it is gone, with nothing undone.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -61,6 +63,9 @@ pub enum Event {
     Undone { verification: Verification },
     /// The undo itself failed.
     UndoFailed { error: String },
+    /// The operator declared the step gone (`chaosdeck teardown --forget`), for a
+    /// target that no longer exists: closed without undoing or verifying anything.
+    Forgotten { reason: String },
     /// The run is over: its verdict, for the history of past runs.
     Verdict {
         outcome: String,
@@ -202,7 +207,8 @@ pub fn dangling_in(records: &[Record]) -> Vec<Dangling> {
             }
             Event::Undone {
                 verification: Verification::Verified,
-            } => {
+            }
+            | Event::Forgotten { .. } => {
                 open.remove(&key);
             }
             Event::Holder { pid, start_time } => {
@@ -320,6 +326,38 @@ mod tests {
             dangling[0].last.as_ref().unwrap().event,
             Event::Applied { undo: None }
         );
+    }
+
+    #[test]
+    fn a_forgotten_step_is_no_longer_dangling() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        journal.append("r1", "k8s-x", 0, intent()).unwrap();
+        journal
+            .append(
+                "r1",
+                "k8s-x",
+                0,
+                Event::UndoFailed {
+                    error: "no cluster".into(),
+                },
+            )
+            .unwrap();
+        journal.append("r2", "k8s-x", 0, intent()).unwrap();
+        let forgotten = Event::Forgotten {
+            reason: "declared gone".into(),
+        };
+        journal.append("r1", "k8s-x", 0, forgotten.clone()).unwrap();
+        let runs: Vec<String> = journal
+            .dangling()
+            .unwrap()
+            .into_iter()
+            .map(|d| d.intent.run)
+            .collect();
+        assert_eq!(runs, vec!["r2"]);
+        // The record reads back as written.
+        let last = journal.records().unwrap().pop().unwrap();
+        assert_eq!(last.event, forgotten);
     }
 
     #[test]

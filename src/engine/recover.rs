@@ -146,6 +146,67 @@ impl RunOn {
     }
 }
 
+/// Why nothing new goes on while earlier runs left faults on: each one named (its
+/// run, its target with the password masked), and the ways out.
+pub fn still_on_problem(runs: &[RunOn]) -> String {
+    let steps: usize = runs.iter().map(|r| r.steps.len()).sum();
+    let named: Vec<String> = runs.iter().map(RunOn::describe).collect();
+    let (forget, one) = match runs {
+        [only] => (only.run.as_str(), "if its target no longer exists"),
+        _ => ("RUN", "for one whose target no longer exists"),
+    };
+    format!(
+        "{steps} fault step(s) from earlier runs are still on: {}; run `chaosdeck teardown --dangling` first, or `chaosdeck teardown --forget {forget}` {one}",
+        named.join(", ")
+    )
+}
+
+/// Closes what the journal says is on for `what` — a run id, or a fault id (every
+/// run of it) — with a `forgotten` record, undoing nothing: the operator's word that
+/// its target no longer exists. Only an exact id is taken, and a run whose holder
+/// process is alive is refused (`teardown` ends it). Gives back what was forgotten.
+pub fn forget(journal: &Journal, what: &str) -> Result<Vec<RunOn>, String> {
+    let records = journal.records().map_err(|e| e.to_string())?;
+    let on = runs_on(&records, None);
+    let chosen: Vec<RunOn> = on
+        .iter()
+        .filter(|r| r.run == what || r.is_of(what))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        let named: Vec<String> = on.iter().map(RunOn::describe).collect();
+        return Err(match named.is_empty() {
+            true => format!("--forget \"{what}\": the journal has nothing on"),
+            false => format!(
+                "--forget \"{what}\": no run or fault with exactly that id is on; on: {}",
+                named.join(", ")
+            ),
+        });
+    }
+    if let Some((held, pid)) = chosen
+        .iter()
+        .find_map(|r| r.live_holder().map(|pid| (r, pid)))
+    {
+        return Err(format!(
+            "--forget \"{what}\": {} is held by pid {pid}, which undoes it: `chaosdeck teardown {}` ends it",
+            held.describe(),
+            held.fault
+        ));
+    }
+    let reason = format!(
+        "the operator declared it gone (chaosdeck teardown --forget {what}); nothing was undone"
+    );
+    for d in chosen.iter().flat_map(|r| &r.steps) {
+        let event = Event::Forgotten {
+            reason: reason.clone(),
+        };
+        journal
+            .append(&d.intent.run, &d.intent.fault, d.intent.step, event)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(chosen)
+}
+
 /// Runs with something still on, in the order they were injected (oldest first);
 /// `wanted` keeps those of one fault (the fault as approved, or any fault it
 /// included).
@@ -274,5 +335,66 @@ mod tests {
         assert_eq!(of("pg-read-only"), vec!["r1", "r3"]);
         assert_eq!(of("k8s-y"), vec!["r2"], "a fault a compound included");
         assert!(of("pg-read-onl").is_empty(), "only an exact id");
+
+        assert_eq!(
+            still_on_problem(&all[..1]),
+            "1 fault step(s) from earlier runs are still on: pg-read-only on host=db port=5432 \
+             user=postgres password=*** (run r1); run `chaosdeck teardown --dangling` first, or \
+             `chaosdeck teardown --forget r1` if its target no longer exists"
+        );
+        let problem = still_on_problem(&all);
+        assert!(
+            problem.starts_with("4 fault step(s) from earlier runs are still on: pg-read-only on host=db port=5432 user=postgres password=*** (run r1), compound-x on kubernetes (run r2), pg-read-only (run r3); "),
+            "{problem}"
+        );
+        assert!(
+            problem.ends_with(
+                "`chaosdeck teardown --forget RUN` for one whose target no longer exists"
+            ),
+            "{problem}"
+        );
+        assert!(!problem.contains("hunter2"));
+    }
+
+    #[test]
+    fn forget_closes_an_exact_run_or_fault_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        journal
+            .append("r1", "k8s-x", 0, approved("kubernetes"))
+            .unwrap();
+        journal.append("r1", "k8s-x", 0, intent("a")).unwrap();
+        let failed = Event::UndoFailed {
+            error: "no cluster".into(),
+        };
+        journal.append("r1", "k8s-x", 0, failed).unwrap();
+        journal.append("r2", "k8s-y", 0, intent("b")).unwrap();
+        journal.append("r3", "k8s-y", 0, intent("c")).unwrap();
+
+        for wrong in ["r", "k8s", "K8S-X", "r1 "] {
+            let e = forget(&journal, wrong).unwrap_err();
+            assert!(
+                e.contains("no run or fault with exactly that id is on"),
+                "{e}"
+            );
+        }
+        assert_eq!(journal.dangling().unwrap().len(), 3);
+
+        let gone = forget(&journal, "r1").unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].fault, "k8s-x");
+        let gone = forget(&journal, "k8s-y").unwrap();
+        let runs: Vec<&str> = gone.iter().map(|r| r.run.as_str()).collect();
+        assert_eq!(runs, vec!["r2", "r3"]);
+        assert!(journal.dangling().unwrap().is_empty());
+        let e = forget(&journal, "r1").unwrap_err();
+        assert!(e.contains("the journal has nothing on"), "{e}");
+        let forgotten = journal
+            .records()
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r.event, Event::Forgotten { .. }))
+            .count();
+        assert_eq!(forgotten, 3);
     }
 }

@@ -379,12 +379,13 @@ fn setup_of(exp: &Experiment) -> RunSetup {
 async fn preflight_problems(exp: &Experiment, journal: &Journal) -> (Vec<String>, Vec<String>) {
     let mut problems = Vec::new();
     let mut blast_radius = Vec::new();
-    match journal.dangling() {
-        Ok(d) if !d.is_empty() => problems.push(format!(
-            "{} fault step(s) from earlier runs are still on; run `chaosdeck teardown --dangling` first",
-            d.len()
-        )),
-        Ok(_) => {}
+    match journal.records() {
+        Ok(records) => {
+            let on = super::recover::runs_on(&records, None);
+            if !on.is_empty() {
+                problems.push(super::recover::still_on_problem(&on));
+            }
+        }
         Err(e) => problems.push(e.to_string()),
     }
     let (planned, blast) = plan_steps(exp).await;

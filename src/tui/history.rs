@@ -119,7 +119,8 @@ fn fold_run(run: &str, records: &[&Record], dangling: &[Dangling]) -> HistoryRow
             | Event::ApplyFailed { .. }
             | Event::Holder { .. }
             | Event::Undone { .. }
-            | Event::UndoFailed { .. } => {}
+            | Event::UndoFailed { .. }
+            | Event::Forgotten { .. } => {}
         }
     }
     row.steps = steps.len();
