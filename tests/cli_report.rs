@@ -22,7 +22,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// `run test-marker --yes --duration 200ms MORE…` with the marker catalog in `dir`.
-/// Without probes its verdict fails: recovery is not measured.
+/// Without probes its verdict passes: recovery is not measured, nothing is waited for.
 fn run_marker(dir: &Path, state: &Path, more: &[&str]) -> Output {
     let folder = marker_catalog(dir, "1m");
     let mut args = vec![
@@ -144,8 +144,8 @@ fn game_day_runs_are_saved_one_by_one_and_listed_newest_first() {
             "--json",
         ],
     );
-    // No probes: recovery is not measured, so the verdict fails.
-    let stdout = exited(&output, 1);
+    // No probes: recovery is not measured, and the verdict passes.
+    let stdout = exited(&output, 0);
     let gameday: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
     assert_eq!(gameday.runs.len(), 2);
 
@@ -161,7 +161,7 @@ fn game_day_runs_are_saved_one_by_one_and_listed_newest_first() {
         .collect();
     assert_eq!(ids, newest_first);
     assert_eq!(listed[0]["fault"], "test-marker");
-    assert_eq!(listed[0]["outcome"], "fail");
+    assert_eq!(listed[0]["outcome"], "pass");
 
     // A game day's own file is not a run's: the message says what it holds.
     let file = d.join("gameday.json");
@@ -235,9 +235,9 @@ fn a_run_whose_record_cannot_be_saved_still_ends_with_its_verdict() {
     // A file where the folder of saved runs should be.
     std::fs::write(state.join("runs"), "in the way").unwrap();
     let output = run_marker(d, &state, &[]);
-    let stdout = exited(&output, 1);
+    let stdout = exited(&output, 0);
     let stderr = text(&output.stderr);
-    assert!(stdout.contains("Result: FAIL"), "{stdout}");
+    assert!(stdout.contains("Result: PASS"), "{stdout}");
     assert!(stderr.contains("warning: cannot save run"), "{stderr}");
     assert!(!d.join("marker").exists(), "torn down all the same");
 }
