@@ -459,6 +459,144 @@ fn esc_during_preflight_stops_the_run_before_its_gate() {
     );
 }
 
+/// Cancels the open high gate with a wrong word, as an operator who mistypes does:
+/// "not injected" at once, while the engine is still ending the refused run.
+fn cancel_with_a_wrong_word(app: &mut App) {
+    typed(app, "db-max-connection");
+    let cmds = key(app, KeyCode::Enter);
+    assert!(
+        matches!(&cmds[..], [Command::Engine(EngineCmd::Refuse { .. })]),
+        "{cmds:?}"
+    );
+    assert!(app.flash.as_ref().unwrap().text.starts_with("not injected"));
+    assert!(app.run_active, "the engine has not said the run finished");
+}
+
+/// What the engine sends when the refused run has ended: nothing was approved.
+fn refused_run_finished(app: &mut App) -> Vec<Command> {
+    let record = aborted_record("gate refused: db-max-connection is not the fault id");
+    update(app, Msg::Engine(EngineEvent::Finished(Box::new(record))))
+}
+
+fn start_runs(cmds: &[Command]) -> Vec<&Command> {
+    cmds.iter()
+        .filter(|c| matches!(c, Command::StartRun { .. }))
+        .collect()
+}
+
+#[test]
+fn enter_before_the_cancelled_run_has_ended_starts_preflight_once_it_has() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    open_gate(&mut app, "db-max-connections");
+    cancel_with_a_wrong_word(&mut app);
+    // The operator reads "not injected" and presses Enter (twice, impatient) before
+    // the engine's finished event: the key is remembered, not dropped.
+    let first = key(&mut app, KeyCode::Enter);
+    let second = key(&mut app, KeyCode::Enter);
+    assert!(
+        start_runs(&first).is_empty(),
+        "one run at a time: {first:?}"
+    );
+    assert!(start_runs(&second).is_empty(), "{second:?}");
+    let said = &app.flash.as_ref().unwrap().text;
+    assert!(
+        said.contains("starting preflight once the last run has ended"),
+        "{said}"
+    );
+    let shown = text(&screen(&app, 80, 24));
+    assert!(
+        shown.contains("Preflight starts once the last run has ended"),
+        "{shown}"
+    );
+    // The refused run ends: preflight starts, exactly once.
+    let cmds = refused_run_finished(&mut app);
+    assert_eq!(
+        start_runs(&cmds),
+        vec![&Command::StartRun {
+            fault_id: "db-max-connections".into(),
+            params: app.prepare.as_ref().unwrap().param_pairs(),
+        }],
+        "{cmds:?}"
+    );
+    assert!(cmds.contains(&Command::ReadJournal), "{cmds:?}");
+    assert_eq!(app.screen, Screen::Prepare);
+    let shown = text(&screen(&app, 80, 24));
+    assert!(shown.contains("preflight running"), "{shown}");
+    assert!(!shown.contains("stopped: gate refused"), "{shown}");
+    // Another Enter while this preflight runs starts nothing more.
+    assert!(start_runs(&key(&mut app, KeyCode::Enter)).is_empty());
+    // The new run goes through its gate as the first did.
+    open_gate_again(&mut app);
+    typed(&mut app, "db-max-connections");
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&cmds[..], [Command::Engine(EngineCmd::Approve { .. })]),
+        "{cmds:?}"
+    );
+}
+
+/// The queued preflight's run started and reached its gate.
+fn open_gate_again(app: &mut App) {
+    let start = RunStart {
+        run_id: "r-2".into(),
+        probes: vec![],
+        ttl: Duration::from_secs(300),
+        target: app.prepare.as_ref().unwrap().target.clone(),
+        target_name: "shop".into(),
+    };
+    update(app, Msg::RunStarted(Box::new(start)));
+    update(
+        app,
+        Msg::Engine(EngineEvent::GateNeeded {
+            blast_radius: vec![],
+        }),
+    );
+    assert!(app.prepare.as_ref().unwrap().gate.is_some());
+}
+
+#[test]
+fn esc_takes_back_an_enter_pressed_while_the_last_run_was_ending() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    open_gate(&mut app, "db-max-connections");
+    cancel_with_a_wrong_word(&mut app);
+    assert!(start_runs(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert_eq!(
+        key(&mut app, KeyCode::Esc),
+        vec![],
+        "no Stop for a run that is ending"
+    );
+    assert_eq!(
+        app.screen,
+        Screen::Prepare,
+        "the first Esc only takes Enter back"
+    );
+    assert_eq!(app.flash.as_ref().unwrap().text, "preflight not started");
+    assert_eq!(refused_run_finished(&mut app), vec![Command::ReadJournal]);
+    let shown = text(&screen(&app, 80, 24));
+    assert!(shown.contains("Enter runs preflight"), "{shown}");
+    assert!(shown.contains("stopped: gate refused"), "{shown}");
+    // Without a run, Enter starts preflight at once, as ever.
+    let cmds = key(&mut app, KeyCode::Enter);
+    assert!(matches!(&cmds[..], [Command::StartRun { .. }]), "{cmds:?}");
+}
+
+#[test]
+fn a_queued_preflight_does_not_start_when_the_console_is_quitting() {
+    let mut app = app_with(false);
+    prepare(&mut app, "db-max-connections");
+    open_gate(&mut app, "db-max-connections");
+    cancel_with_a_wrong_word(&mut app);
+    key(&mut app, KeyCode::Enter);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    update(&mut app, Msg::Key(ctrl_c));
+    assert_eq!(app.quit, Quit::AfterTeardown);
+    let cmds = refused_run_finished(&mut app);
+    assert!(start_runs(&cmds).is_empty(), "{cmds:?}");
+    assert_eq!(app.quit, Quit::Now);
+}
+
 /// Passes the high gate of db-max-connections: the fault is on, the dashboard up.
 fn inject(app: &mut App) {
     prepare(app, "db-max-connections");

@@ -12,7 +12,9 @@ use super::gate::GateOutcome;
 use super::keymap::{action_for, is_interrupt, label, Action, KeyMode};
 use super::msg::{Command, Msg};
 use super::screens::prepare::{PrepareState, Stage};
-use super::update_run::{engine_event, halt_all, halt_and_quit, quit, run_started};
+use super::update_run::{
+    engine_event, halt_all, halt_and_quit, quit, run_started, start_preflight,
+};
 use super::update_text::{mouse_used, prompt_key, target_edit_key};
 use crate::engine::runner::EngineCmd;
 use crate::engine::StopReason;
@@ -339,17 +341,21 @@ fn prepare_action(app: &mut App, action: Action) -> Vec<Command> {
         Action::EditParam => {
             prep.begin_edit();
         }
-        Action::Preflight if prep.stage == Stage::Edit && !app.run_active => {
-            prep.stage = Stage::Preflight;
-            prep.stopped = None;
-            return vec![Command::StartRun {
-                fault_id: prep.spec.id.clone(),
-                params: prep.param_pairs(),
-            }];
+        // The last run (a gate just cancelled) is still ending: remember the Enter,
+        // and start preflight when that run's record arrives (`run_finished`).
+        Action::Preflight if prep.stage == Stage::Edit && app.run_active => {
+            prep.stage = Stage::Queued;
+            app.say("starting preflight once the last run has ended…", false);
         }
+        Action::Preflight if prep.stage == Stage::Edit => return vec![start_preflight(prep)],
         Action::Back if prep.stage == Stage::Edit => {
             app.prepare = None;
             app.screen = Screen::Catalog;
+        }
+        // Esc takes the remembered Enter back; a second Esc leaves the screen.
+        Action::Back if prep.stage == Stage::Queued => {
+            prep.stage = Stage::Edit;
+            app.say("preflight not started", false);
         }
         // Preflight runs before the gate: stopping it injects nothing.
         Action::Back => {

@@ -6,7 +6,7 @@ use super::gate::GateState;
 use super::keymap::{label, Action, KeyMode};
 use super::live::{Change, LiveState};
 use super::msg::{Command, RunStart};
-use super::screens::prepare::Stage;
+use super::screens::prepare::{PrepareState, Stage};
 use crate::engine::run::Phase;
 use crate::engine::runner::{EngineCmd, EngineEvent};
 use crate::engine::StopReason;
@@ -76,6 +76,7 @@ pub(super) fn run_finished(
     app.run_active = false;
     app.run_id = None;
     app.dirty = true;
+    let mut cmds = vec![Command::ReadJournal];
     if record.approvals.is_empty() {
         // Stopped before the gate was passed: nothing was injected.
         if let Some(prep) = &mut app.prepare {
@@ -85,7 +86,12 @@ pub(super) fn run_finished(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| record.verdict.ended_by.clone());
+            let queued = prep.stage == Stage::Queued;
             prep.stop(why);
+            // Enter was pressed while this run was ending: its preflight starts now.
+            if queued && app.quit == Quit::No {
+                cmds.push(start_preflight(prep));
+            }
         }
         app.live = None;
         if app.screen == Screen::Live {
@@ -106,7 +112,18 @@ pub(super) fn run_finished(
     if app.quit == Quit::AfterTeardown {
         app.quit = Quit::Now;
     }
-    vec![Command::ReadJournal]
+    cmds
+}
+
+/// Starts preflight of the prepared fault with its parameters as they stand; only
+/// while no run is active (the engine takes one run at a time).
+pub(super) fn start_preflight(prep: &mut PrepareState) -> Command {
+    prep.stage = Stage::Preflight;
+    prep.stopped = None;
+    Command::StartRun {
+        fault_id: prep.spec.id.clone(),
+        params: prep.param_pairs(),
+    }
 }
 
 pub(super) fn halt_all(app: &mut App) -> Vec<Command> {

@@ -29,6 +29,9 @@ pub struct ParamRow {
 pub enum Stage {
     /// Parameters may be changed; Enter starts preflight.
     Edit,
+    /// Enter was pressed while the last run was still ending (its gate was just
+    /// cancelled): preflight starts as soon as that run's record arrives.
+    Queued,
     /// The engine checks targets and steady state.
     Preflight,
     /// Preflight passed; the gate is open.
@@ -212,6 +215,12 @@ fn render_preflight(
 ) {
     let mut lines: Vec<Line> = Vec::new();
     match (prep.stage, live) {
+        (Stage::Queued, _) => {
+            lines.push(Line::styled(
+                "Preflight starts once the last run has ended. Esc: do not start it.",
+                theme.style(Meaning::Muted),
+            ));
+        }
         (Stage::Edit, _) | (_, None) => {
             lines.push(Line::styled(
                 "Enter runs preflight: targets reachable, steady state holding, no fault left on.",
@@ -272,7 +281,8 @@ fn render_gate(
     if prep.gate.is_none() {
         let text = match prep.stage {
             Stage::Preflight => "preflight running…",
-            _ => "the gate opens after preflight",
+            Stage::Queued => "preflight waits for the last run to end…",
+            Stage::Edit | Stage::Gate => "the gate opens after preflight",
         };
         Paragraph::new(Line::styled(text, theme.style(Meaning::Muted)))
             .block(block(" gate ", theme))
