@@ -327,3 +327,152 @@ fn bad_input_exits_2_with_the_same_messages_as_run() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid connection string"), "{stderr}");
 }
+
+/// kubectl on PATH; without it the test fails, unless `CHAOSDECK_ALLOW_MISSING` names
+/// `kubectl` (then it says SKIPPED and passes).
+fn real_kubectl() -> Option<std::path::PathBuf> {
+    if let Some(path) = chaosdeck::driver::command::find_program("kubectl") {
+        return Some(path);
+    }
+    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
+    if allowed.split(',').any(|c| c.trim() == "kubectl") {
+        eprintln!("SKIPPED: kubectl is not on PATH");
+        return None;
+    }
+    panic!(
+        "kubectl is needed for this test (no cluster is): apt-get install -y \
+         kubernetes-client, or put the kubectl binary on PATH"
+    );
+}
+
+/// A kubeconfig whose only cluster is a loopback port nothing listens on.
+fn kubeconfig_to_nowhere(dir: &std::path::Path) -> (std::path::PathBuf, u16) {
+    let port = support::free_port();
+    let file = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:{port}\n\
+         contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\n\
+         current-context: nowhere\nusers:\n- name: nobody\n  user:\n    token: t0ken-never-shown\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    (file, port)
+}
+
+/// The `kubectl` check of `doctor --json`.
+fn kubectl_check(stdout: &str) -> serde_json::Value {
+    let json: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "kubectl")
+        .unwrap_or_else(|| panic!("no kubectl check in:\n{stdout}"))
+        .clone()
+}
+
+#[test]
+fn kubectl_that_reaches_no_cluster_is_a_warning_with_kubectls_reason() {
+    if real_kubectl().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (kubeconfig, port) = kubeconfig_to_nowhere(dir.path());
+    let doctor = |args: &[&str]| {
+        support::cli::command(&state, args)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap()
+    };
+    let started = Instant::now();
+    let output = doctor(&["doctor"]);
+    let (stdout, stderr) = text(&output);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning, not a failure:\n{stdout}\n{stderr}"
+    );
+    let kubectl = line(&stdout, "kubectl");
+    let reason = format!(
+        "kubectl reaches no cluster: The connection to the server 127.0.0.1:{port} was refused"
+    );
+    assert!(kubectl.starts_with("warn  kubectl "), "{kubectl}");
+    assert!(kubectl.contains(&reason), "{kubectl}");
+    assert!(
+        kubectl.contains(" — fix: only kubernetes faults need a cluster"),
+        "{kubectl}"
+    );
+    assert!(!stdout.contains("t0ken"), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("kubectl")).count(),
+        1,
+        "{stdout}"
+    );
+
+    let output = doctor(&["doctor", "--json"]);
+    let (stdout, _) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let check = kubectl_check(&stdout);
+    assert_eq!(check["level"], "warn", "{check}");
+    let found = check["found"].as_str().unwrap();
+    assert!(found.starts_with(&reason), "{found}");
+    assert!(!found.contains('\n'), "one line: {found}");
+    assert!(
+        check["fix"].as_str().unwrap().contains("KUBECONFIG"),
+        "{check}"
+    );
+}
+
+/// A folder holding only `kubectl`, a stand-in running `body`, to be the whole PATH.
+fn path_with_kubectl(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let kubectl = bin.join("kubectl");
+    std::fs::write(&kubectl, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&kubectl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn kubectl_that_reaches_a_cluster_is_ok_with_its_version_and_none_installed_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // `kubectl version` as it prints when a server answers.
+    let bin = path_with_kubectl(
+        dir.path(),
+        "printf 'Client Version: v1.32.4\\nKustomize Version: v5.5.0\\nServer Version: v1.31.2\\n'",
+    );
+    let output = support::cli::command(&state, &["doctor", "--json"])
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    let check = kubectl_check(&stdout);
+    assert_eq!(check["level"], "ok", "{check}\n{stderr}");
+    let found = check["found"].as_str().unwrap();
+    assert!(
+        found.starts_with("a cluster answers, ") && found.ends_with(" ms (server v1.31.2)"),
+        "{found}"
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = support::cli::command(&state, &["doctor"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let kubectl = line(&stdout, "kubectl");
+    assert!(
+        kubectl.starts_with("warn  kubectl ")
+            && kubectl.contains("kubectl not installed: kubernetes faults unavailable"),
+        "{kubectl}"
+    );
+}

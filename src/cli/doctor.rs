@@ -15,6 +15,7 @@ use super::args::DoctorArgs;
 use super::run::{load_config, Context};
 use super::{setup, Status};
 use crate::catalog::{Catalog, TargetKind};
+use crate::driver::command::find_program;
 use crate::driver::process::procfs;
 use crate::driver::targets::Targets;
 use crate::driver::Verification;
@@ -349,12 +350,37 @@ fn describe_dangling(d: &Dangling) -> String {
     mask_text(&text)
 }
 
-/// Docker, the lab's parts on this machine, and every target, side by side.
+/// Docker, the lab's parts on this machine, kubectl's cluster, and every target, side
+/// by side.
 async fn machine_and_targets(bundles: &[(String, Targets)]) -> Vec<Check> {
-    let (docker, postgres, targets) = tokio::join!(docker(), postgres_binaries(), targets(bundles));
-    let mut checks = vec![docker, postgres, busybox()];
+    let (docker, postgres, kubectl, targets) =
+        tokio::join!(docker(), postgres_binaries(), kubectl(), targets(bundles));
+    let mut checks = vec![docker, postgres, busybox(), kubectl];
     checks.extend(targets);
     checks
+}
+
+/// Whether kubectl reaches a cluster, checked as the console checks it before it
+/// offers Kubernetes faults. Those faults are optional: a warning at most.
+async fn kubectl() -> Check {
+    const NAME: &str = "kubectl";
+    if find_program(NAME).is_none() {
+        return Check::warn(
+            NAME,
+            "kubectl not installed: kubernetes faults unavailable",
+            "only kubernetes faults need it: apt-get install -y kubernetes-client, or kubectl \
+             from the Kubernetes apt repository, and a kubeconfig for the cluster",
+        );
+    }
+    let fix = "only kubernetes faults need a cluster: point KUBECONFIG (or ~/.kube/config) \
+               at one whose API server answers `kubectl version`";
+    match reachability::kubernetes(TIMEOUT).await {
+        Reach::Up(answers) => Check::ok(NAME, answers),
+        Reach::Down(why) => Check::warn(NAME, format!("kubectl reaches no cluster: {why}"), fix),
+        Reach::Unknown | Reach::Checking => {
+            Check::warn(NAME, "kubectl reaches no cluster: not checked", fix)
+        }
+    }
 }
 
 async fn docker() -> Check {

@@ -378,7 +378,8 @@ const KUBECTL: &str = "kubectl";
 /// Whether kubectl reaches a Kubernetes cluster: `kubectl version` asks the server
 /// for its version (`--request-timeout=2s`) and exits non-zero when none answers.
 /// Run in a task (it starts a process), never past `timeout` (the process is killed).
-/// Down with the first line of what kubectl said.
+/// Up with the server's version when kubectl printed it; Down with the first line of
+/// what kubectl said. The console dims Kubernetes faults by it; `doctor` reports it.
 pub async fn kubernetes(timeout: Duration) -> Reach {
     kubernetes_with(KUBECTL, None, timeout).await
 }
@@ -401,7 +402,7 @@ pub async fn kubernetes_with(
     }
     command
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     match tokio::time::timeout(timeout, command.output()).await {
@@ -411,7 +412,13 @@ pub async fn kubernetes_with(
         )),
         Ok(Err(e)) => Reach::Down(format!("cannot run {program}: {e}")),
         Ok(Ok(out)) if out.status.success() => {
-            Reach::Up(format!("a cluster answers, {} ms", millis(started)))
+            let answers = format!("a cluster answers, {} ms", millis(started));
+            Reach::Up(
+                match server_version(&String::from_utf8_lossy(&out.stdout)) {
+                    Some(version) => format!("{answers} (server {version})"),
+                    None => answers,
+                },
+            )
         }
         Ok(Ok(out)) => {
             let said = String::from_utf8_lossy(&out.stderr);
@@ -421,6 +428,21 @@ pub async fn kubernetes_with(
             })
         }
     }
+}
+
+/// The server's version as `kubectl version` printed it: `Server Version: v1.31.0`
+/// (kubectl 1.28 and later), or the `GitVersion:"v1.20.4"` of older ones' struct.
+fn server_version(stdout: &str) -> Option<String> {
+    let rest = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Server Version:"))?
+        .trim();
+    let version = match rest.split_once("GitVersion:\"") {
+        Some((_, tail)) => tail.split('"').next().unwrap_or_default(),
+        None => rest,
+    };
+    let version = mask_text(version.trim());
+    (!version.is_empty()).then_some(version)
 }
 
 /// The first line of kubectl's error worth reading: klog's lines (`E1206 23:50:56…`)
@@ -442,4 +464,20 @@ fn first_error_line(text: &str) -> Option<&str> {
         .find(|line| !klog(line))
         .or_else(|| lines.first())
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_version;
+
+    #[test]
+    fn the_server_version_is_read_from_new_and_old_kubectl() {
+        let new = "Client Version: v1.32.4\nKustomize Version: v5.5.0\nServer Version: v1.31.0\n";
+        assert_eq!(server_version(new).as_deref(), Some("v1.31.0"));
+        let old = "Client Version: version.Info{Major:\"1\", GitVersion:\"v1.20.4\"}\n\
+                   Server Version: version.Info{Major:\"1\", Minor:\"19\", GitVersion:\"v1.19.7\", GitCommit:\"1dd5338\"}\n";
+        assert_eq!(server_version(old).as_deref(), Some("v1.19.7"));
+        assert_eq!(server_version("Client Version: v1.32.4\n"), None);
+        assert_eq!(server_version("Server Version: \n"), None);
+    }
 }
