@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use chaosdeck::catalog::{Category, Severity};
 use chaosdeck::engine::record::{
-    Approval, FaultSummary, Outcome, RecoveryAnchor, RunRecord, TeardownStep, Timings, Verdict,
+    Approval, FaultSummary, Outcome, ProbeSummary, RecoveryAnchor, RunRecord, TeardownStep,
+    Timings, Verdict,
 };
 use chaosdeck::tui::screens::result::{max_scroll, render, ReportPaths, ReportState};
 use chaosdeck::tui::theme::{Meaning, Theme};
@@ -214,6 +215,36 @@ fn a_fail_says_why_and_shows_restarts_counted_from_injection() {
     assert!(screen.contains("restarts         shop-app 1, shop-worker 0"));
     assert!(screen.contains("(from injection; expected within"));
     assert!(screen.contains("time to impact   —"));
+}
+
+/// Ctrl-C during the run: its recovery was never watched, so the screen says
+/// INTERRUPTED and "not watched", never that steady state did not come back.
+#[test]
+fn an_interrupted_run_says_so_and_that_recovery_was_not_watched() {
+    let mut record = failing();
+    record.probes = vec![ProbeSummary {
+        name: "app-health".into(),
+        check: "GET http://shop/health".into(),
+        steady_state: true,
+        guard: false,
+        checks: 40,
+        failures: 3,
+        latency_min_ms: 1.0,
+        latency_mean_ms: 2.0,
+        latency_max_ms: 9.0,
+    }];
+    record.timings.time_to_recover_ms = None;
+    record.verdict.ended_by = "interrupt".into();
+    record.verdict.reasons = vec!["interrupted: recovery not watched".into()];
+    let buf = screen(&record, None, 100, 30);
+    assert_eq!(style_of(&buf, "INTERRUPTED"), dark(Meaning::VerdictFail));
+    let shown = text(&buf);
+    assert!(
+        shown.contains("time to recover  not watched (the run was stopped first)\u{20}"),
+        "{shown}"
+    );
+    assert!(!shown.contains("expected within"), "{shown}");
+    assert!(!shown.contains("FAIL"), "{shown}");
 }
 
 #[test]

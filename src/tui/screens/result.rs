@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
 
 use super::severity_span;
-use crate::engine::record::{Outcome, RecoveryAnchor, RunRecord, TeardownStep};
+use crate::engine::record::{Outcome, Recovery, RecoveryAnchor, RunRecord, TeardownStep, Verdict};
 use crate::report::mask_text;
 use crate::tui::fit::{cut_line, ms, width, wrap};
 use crate::tui::theme::{Meaning, Theme};
@@ -88,7 +88,7 @@ fn lines(
     max: usize,
 ) -> Vec<Line<'static>> {
     let muted = theme.style(Meaning::Muted);
-    let mut out = verdict_box(record.verdict.outcome, theme);
+    let mut out = verdict_box(&record.verdict, theme);
     for reason in &record.verdict.reasons {
         push_wrapped(
             &mut out,
@@ -114,17 +114,20 @@ fn lines(
 }
 
 /// The verdict word in a box of its colour, and what it means in a phrase.
-fn verdict_box(outcome: Outcome, theme: &Theme) -> Vec<Line<'static>> {
-    let (word, meaning, phrase) = match outcome {
-        Outcome::Pass => ("PASS", Meaning::VerdictPass, "the expectation held"),
+fn verdict_box(verdict: &Verdict, theme: &Theme) -> Vec<Line<'static>> {
+    let word = verdict.word();
+    let (meaning, phrase) = match verdict.outcome {
+        Outcome::Pass => (Meaning::VerdictPass, "the expectation held"),
+        Outcome::Fail if word == "INTERRUPTED" => (
+            Meaning::VerdictFail,
+            "stopped before its recovery was watched: the expectation was not judged",
+        ),
         Outcome::Fail => (
-            "FAIL",
             Meaning::VerdictFail,
             "the fault ran and was torn down, but the expectation did not hold",
         ),
-        Outcome::Aborted => ("ABORTED", Meaning::VerdictFail, "stopped before injecting"),
+        Outcome::Aborted => (Meaning::VerdictFail, "stopped before injecting"),
         Outcome::TeardownFailed => (
-            "TEARDOWN FAILED",
             Meaning::VerdictFail,
             "teardown not verified: something may still be on",
         ),
@@ -142,11 +145,29 @@ fn verdict_box(outcome: Outcome, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 /// Fault, target, who approved, why it ended, the times and the restarts.
+/// The time to recover counted `from` its anchor, or why there is none.
+fn recovered(record: &RunRecord, from: &str, theme: &Theme) -> Vec<Span<'static>> {
+    let text = theme.style(Meaning::Text);
+    let why = match record.recovery() {
+        Recovery::NotWatched => "not watched (the run was stopped first)",
+        Recovery::NotMeasured => "not measured (no steady-state probe)",
+        _ => {
+            let expected = format!(
+                " ({from}; expected within {})",
+                ms(Some(record.fault.recover_within_ms))
+            );
+            return vec![
+                Span::styled(ms(record.timings.time_to_recover_ms), text),
+                Span::styled(expected, theme.style(Meaning::Muted)),
+            ];
+        }
+    };
+    vec![Span::styled(why, text)]
+}
+
 fn facts(record: &RunRecord, theme: &Theme) -> Vec<Line<'static>> {
     let t = &record.timings;
     let v = &record.verdict;
-    let text = theme.style(Meaning::Text);
-    let muted = theme.style(Meaning::Muted);
     let from = match t.recovery_from {
         RecoveryAnchor::TeardownDone => "from teardown done",
         RecoveryAnchor::Injection => "from injection",
@@ -182,20 +203,7 @@ fn facts(record: &RunRecord, theme: &Theme) -> Vec<Line<'static>> {
         fact_text("ended by", &v.ended_by, theme),
         fact_text("time to impact", &ms(t.time_to_impact_ms), theme),
         fact_text("teardown", &ms(t.teardown_ms), theme),
-        fact(
-            "time to recover",
-            vec![
-                Span::styled(ms(t.time_to_recover_ms), text),
-                Span::styled(
-                    format!(
-                        " ({from}; expected within {})",
-                        ms(Some(record.fault.recover_within_ms))
-                    ),
-                    muted,
-                ),
-            ],
-            theme,
-        ),
+        fact("time to recover", recovered(record, from, theme), theme),
         fact_text("impact seen", &impact, theme),
     ]);
     if !t.restarts.is_empty() {
