@@ -100,7 +100,10 @@ fn the_console_opens_on_the_lab_and_quitting_leaves_nothing_of_it() {
         // The demo service's health depends on the web container, so pausing it
         // shows on app-health: the impact the catalog expects is seen.
         let screen = run_high_fault(&tmux, "container-pause", "app-health down");
-        assert!(screen.contains("PASS"), "container-pause on the lab:\n{screen}");
+        assert!(
+            screen.contains("PASS"),
+            "container-pause on the lab:\n{screen}"
+        );
     }
 
     tmux.keys(&["q"]);
