@@ -549,31 +549,50 @@ fn fault_summary(spec: &FaultSpec) -> FaultSummary {
     }
 }
 
-/// The targets in words, for reports: never a password.
+/// What the fault's steps act on, in words, for approvals and reports: never a
+/// password.
 pub fn describe_targets(exp: &Experiment) -> String {
+    use crate::catalog::TargetKind;
+    // Only what the fault's steps act on: a container fault's target is the
+    // container, not every part of the bundle it was run with.
+    let used: Vec<TargetKind> = exp
+        .steps
+        .iter()
+        .filter_map(|step| step.action.target_kind())
+        .collect();
+    let uses = |kind: TargetKind| used.contains(&kind);
     let mut parts = Vec::new();
     let record = exp.targets.record();
-    if let Some(c) = record.container {
+    if let Some(c) = record.container.filter(|_| uses(TargetKind::Docker)) {
         parts.push(format!("container {c}"));
     }
-    if let Some(p) = record.process {
+    if let Some(p) = record.process.filter(|_| uses(TargetKind::Process)) {
         parts.push(format!("process {p}"));
     }
-    if let Some(p) = record.proxy {
+    if let Some(p) = record.proxy.filter(|_| uses(TargetKind::Proxy)) {
         parts.push(format!("proxy {}={}", p.listen, p.upstream));
+    }
+    if uses(TargetKind::Host) {
+        parts.push("this host".into());
     }
     // PostgreSQL last: masking this text again (reports, progress lines do) takes
     // what follows a masked password up to the next space with it, so nothing does.
-    if let Some(pg) = &exp.targets.postgres {
+    if let Some(pg) = exp
+        .targets
+        .postgres
+        .as_ref()
+        .filter(|_| uses(TargetKind::Postgres))
+    {
         parts.push(format!("postgres {}", pg.conn.masked()));
     }
     if parts.is_empty() {
-        use crate::catalog::TargetKind;
         parts.push(match exp.spec.target {
-            TargetKind::Host
-            | TargetKind::Command
-            | TargetKind::Kubernetes
-            | TargetKind::Compound => "this host".into(),
+            TargetKind::Host => "this host".into(),
+            // Commands bring their own target (kubectl's current context, a unit):
+            // the kind's name, as `inject` prints it.
+            TargetKind::Command | TargetKind::Kubernetes | TargetKind::Compound => {
+                exp.spec.target.to_string()
+            }
             kind => format!("no {kind} target given"),
         });
     }
