@@ -852,6 +852,20 @@ async fn notes_restarts_and_series_are_kept() {
         };
         step(&mut run, Input::Metrics(batch), t0 + ms(at));
     }
+    // A process target's restarts, counted by its sampler while it was down too.
+    for (at, restarts) in [(1000, 0.0), (2000, 1.0)] {
+        let batch = MetricBatch {
+            at: t0 + ms(at),
+            source: "process:port:8080".into(),
+            samples: vec![MetricSample {
+                series: "process.port:8080.restarts".into(),
+                value: restarts,
+            }],
+            error: Some("no process listens on TCP port 8080".into()),
+        };
+        step(&mut run, Input::Metrics(batch), t0 + ms(at));
+    }
+    assert_eq!(run.restarts.get("process port:8080"), Some(&(0, 1)));
     assert_eq!(run.notes.len(), 1);
     assert_eq!(run.notes[0].text, "pager fired");
     assert_eq!(run.notes[0].offset_ms, 1500);

@@ -15,7 +15,7 @@ use support::tmux::Tmux;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// Runs `id` through its high gate (type the id), waits for `impact` on screen while
+/// Runs `id` through its high gate (type the id), waits for `impact` in the timeline while
 /// it is on, tears it down and returns the result screen.
 fn run_high_fault(tmux: &Tmux, id: &str, impact: &str) -> String {
     tmux.keys(&["Escape"]);
@@ -42,7 +42,11 @@ fn run_high_fault(tmux: &Tmux, id: &str, impact: &str) -> String {
     tmux.type_text(id);
     tmux.keys(&["Enter"]);
     tmux.wait_for("OBSERVING", WAIT);
-    tmux.wait_for(impact, WAIT);
+    // In the timeline, after the fault went on (not a flap left from preflight).
+    let injected = format!("{id} injected");
+    tmux.wait_until(&format!("{impact} after {injected}"), WAIT, |s| {
+        s.find(&injected).is_some_and(|at| s[at..].contains(impact))
+    });
     tmux.keys(&["t"]);
     let screen = tmux.wait_for("e writes the report", Duration::from_secs(120));
     assert!(
@@ -90,11 +94,21 @@ fn the_console_opens_on_the_lab_and_quitting_leaves_nothing_of_it() {
     );
     assert_eq!(record.children.len(), 2, "demo service and load generator");
 
-    run_high_fault(&tmux, "db-max-connections", "DOWN");
-    let screen = run_high_fault(&tmux, "process-kill", "DOWN");
+    run_high_fault(&tmux, "db-max-connections", "app-health down");
+    let screen = run_high_fault(&tmux, "process-kill", "process-alive down");
     assert!(
         screen.contains("from injection"),
         "a self-healing fault:\n{screen}"
+    );
+    // The supervisor started another demo service on the port: one restart.
+    let process = screen
+        .lines()
+        .find(|l| l.contains("restarts "))
+        .and_then(|l| l.split(", ").find(|part| part.contains("process port:")))
+        .unwrap_or_default();
+    assert!(
+        process.trim_end_matches([' ', '│']).ends_with(" 1"),
+        "the process's restart is counted:\n{screen}"
     );
     if record.containers {
         // The demo service's health depends on the web container, so pausing it

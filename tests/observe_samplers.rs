@@ -1,7 +1,7 @@
 //! The samplers against real parts: a throwaway PostgreSQL cluster (sessions, row
 //! locks, dead tuples, a standby, max_connections exhausted), this host, a real
-//! Docker container stopped and started again, and the fault proxy in front of an
-//! echo server.
+//! Docker container stopped and started again, the fault proxy in front of an
+//! echo server, and a process by its port, killed and started again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bollard::container::StopContainerOptions;
 use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
+use chaosdeck::driver::process::ProcessSelector;
 use chaosdeck::driver::proxy::FaultProxy;
 use chaosdeck::lab::{PgCluster, PgClusterOptions};
 use chaosdeck::observe::{spawn_samplers, MetricBatch, SamplerSet, MONITOR_APPLICATION_NAME};
@@ -444,6 +445,62 @@ async fn proxy_sampler_counts_bytes_both_ways() {
     assert_eq!(value(&busy, "proxy.faults_fired"), Some(0.0));
 }
 
+/// `busybox httpd` serving on `port` as a child of the test.
+fn httpd_on(port: u16) -> std::process::Child {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox is missing: apt-get install busybox-static (scripts/test does)");
+    let mut child = std::process::Command::new(busybox)
+        .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h", "/"])
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("busybox httpd did not listen on {port}");
+}
+
+#[tokio::test]
+async fn process_sampler_counts_a_restart_in_the_selectors_place() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut first = httpd_on(port);
+    let mut samplers = start(SamplerSet {
+        process: Some(ProcessSelector::Port(port)),
+        ..SamplerSet::default()
+    });
+    let source = format!("process:port:{port}");
+    let running = format!("process.port:{port}.running");
+    let restarts = format!("process.port:{port}.restarts");
+    let up = samplers.until(&source, 5, ok).await;
+    assert_eq!(value(&up, &running), Some(1.0));
+    assert_eq!(value(&up, &restarts), Some(0.0));
+
+    // Killed: the reading fails, and still says it is not running.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let down = samplers.until(&source, 5, |b| !ok(b)).await;
+    assert_eq!(value(&down, &running), Some(0.0), "{down:?}");
+    assert_eq!(value(&down, &restarts), Some(0.0));
+
+    // Another process takes the port: one restart.
+    let mut second = httpd_on(port);
+    let back = samplers.until(&source, 5, ok).await;
+    assert_eq!(value(&back, &running), Some(1.0));
+    assert_eq!(value(&back, &restarts), Some(1.0), "{back:?}");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
 #[tokio::test]
 async fn cancel_ends_every_task_within_200_ms() {
     let (target, _listener) = silent_pg_target().await;
@@ -454,8 +511,9 @@ async fn cancel_ends_every_task_within_200_ms() {
         host_disk: Some(dir.path().to_path_buf()),
         containers: vec![support::unique_name("absent")],
         proxy: Some(proxy.stats_reader()),
+        process: Some(ProcessSelector::Pid(std::process::id())),
     });
-    assert_eq!(samplers.tasks.len(), 4);
+    assert_eq!(samplers.tasks.len(), 5);
     samplers.until("proxy", 5, ok).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     let cancelled = Instant::now();

@@ -97,6 +97,11 @@ pub fn experiment(run_id: String, resolved: Resolved, watch: Watch) -> Experimen
             .map(|c| c.container.clone())
             .collect(),
         proxy: None,
+        process: resolved
+            .targets
+            .process
+            .as_ref()
+            .map(|p| p.selector.clone()),
     };
     let params = resolved
         .values

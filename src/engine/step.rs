@@ -57,16 +57,25 @@ fn metrics(run: &mut Run, batch: &crate::observe::MetricBatch) {
         run.sources_ready.insert(batch.source.clone());
     }
     for sample in &batch.samples {
-        let name = sample.series.strip_prefix("container.");
-        if let Some(name) = name.and_then(|n| n.strip_suffix(".restarts")) {
-            let count = sample.value as i64;
-            let entry = run
-                .restarts
-                .entry(name.to_string())
-                .or_insert((count, count));
-            entry.1 = count;
-        }
+        let Some(name) = restarted(&sample.series) else {
+            continue;
+        };
+        let count = sample.value as i64;
+        let entry = run.restarts.entry(name).or_insert((count, count));
+        entry.1 = count;
     }
+}
+
+/// The restarts table's name for a series of restart counts: a container by its
+/// name, a process as `process port:8080`.
+fn restarted(series: &str) -> Option<String> {
+    let counted = series.strip_suffix(".restarts")?;
+    if let Some(container) = counted.strip_prefix("container.") {
+        return Some(container.to_string());
+    }
+    counted
+        .strip_prefix("process.")
+        .map(|process| format!("process {process}"))
 }
 
 fn start(

@@ -12,6 +12,7 @@ pub mod sample;
 mod container_stats;
 mod host_usage;
 pub mod pg_connections;
+mod process_restarts;
 mod proxy_traffic;
 pub mod sampler;
 mod ticks;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use tokio::time::Instant;
 
 use crate::driver::postgres::PgTarget;
+use crate::driver::process::ProcessSelector;
 use crate::driver::proxy::ProxyStatsReader;
 
 /// One reading of one series.
@@ -36,4 +37,6 @@ pub struct SamplerSet {
     pub host_disk: Option<PathBuf>,
     pub containers: Vec<String>,
     pub proxy: Option<ProxyStatsReader>,
+    /// The process target, for whether it runs and how often it was restarted.
+    pub process: Option<ProcessSelector>,
 }

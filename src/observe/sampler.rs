@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::container_stats::ContainerStatsSource;
 use super::host_usage::HostUsageSource;
 use super::pg_connections::PgConnectionsSource;
+use super::process_restarts::ProcessRestartsSource;
 use super::proxy_traffic::ProxyTrafficSource;
 use super::sample::{MetricBatch, MetricSample, SamplerSet};
 use super::ticks::Ticks;
@@ -91,6 +92,10 @@ pub fn spawn_samplers(
     }
     for name in set.containers {
         let source = ContainerStatsSource::new(name);
+        tasks.push(start(source, &interval, &tx, &cancel));
+    }
+    if let Some(selector) = set.process {
+        let source = ProcessRestartsSource::new(selector);
         tasks.push(start(source, &interval, &tx, &cancel));
     }
     if let Some(reader) = set.proxy {
