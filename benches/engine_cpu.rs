@@ -1,6 +1,6 @@
 //! CPU the engine spends watching an experiment: ten probes every 250 ms (four
 //! HTTP, two TCP, two SQL, a container, a process) and every sampler
-//! (PostgreSQL, host, container, fault proxy) at their default 1 s, over one minute of
+//! (PostgreSQL, host, container, process, fault proxy) at their default 1 s, over one minute of
 //! a run whose fault does nothing, so only the watching costs.
 //!
 //! The targets live in other processes (a throwaway PostgreSQL cluster, a busybox
@@ -257,12 +257,14 @@ async fn observe(
             bin_dir: None,
         }),
         container: Some(chaosdeck::driver::docker::DockerTarget::new(&lab.container)),
+        process: Some(chaosdeck::driver::process::ProcessTarget {
+            selector: ProcessSelector::Pid(lab.httpd.id()),
+        }),
         proxy: Some(ProxyTarget {
             listen: format!("127.0.0.1:{}", lab.proxy_port).parse().unwrap(),
             upstream: format!("127.0.0.1:{}", lab.httpd_port),
         }),
         exe: std::env::current_exe().unwrap(),
-        ..Targets::default()
     };
     let resolved = experiment::resolve(&catalog, "bench-noop", &[], targets, None).unwrap();
     let watch = Watch {
@@ -317,6 +319,7 @@ fn check(record: &RunRecord, window: Duration, samplers: bool) {
         );
     }
     if samplers {
+        let process = "process.pid:";
         for series in ["pg.connections.total", "host.cpu_percent", "proxy.bytes_up"] {
             assert!(
                 record
@@ -333,6 +336,13 @@ fn check(record: &RunRecord, window: Duration, samplers: bool) {
                 .iter()
                 .any(|s| s.name.starts_with("container.") && s.samples > 0),
             "no container samples"
+        );
+        assert!(
+            record
+                .series
+                .iter()
+                .any(|s| s.name.starts_with(process) && s.samples > 0),
+            "no process samples"
         );
     }
 }
