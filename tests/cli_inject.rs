@@ -65,23 +65,42 @@ fn small_cluster() -> Option<PgCluster> {
 
 /// Tries a fresh connection; the SQLSTATE when the server refuses it.
 fn connect_error(cluster: &PgCluster) -> Option<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        match tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls).await {
-            Ok((client, conn)) => {
-                tokio::spawn(conn);
+    support::pg::block_on(async {
+        match support::pg::connect(cluster).await {
+            Ok(client) => {
                 client.simple_query("SELECT 1").await.unwrap();
                 None
             }
-            Err(e) => Some(
-                e.as_db_error()
-                    .map(|d| d.code().code().to_string())
-                    .unwrap_or_else(|| e.to_string()),
-            ),
+            Err(e) => Some(support::pg::code(&e)),
         }
+    })
+}
+
+/// Whether a fresh session may write: `None`, or the SQLSTATE it got (25006 when the
+/// cluster is read-only).
+fn write_error(cluster: &PgCluster) -> Option<String> {
+    support::pg::with_session(cluster, |client| async move {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS orders (id int); INSERT INTO orders VALUES (1)",
+            )
+            .await
+            .err()
+            .map(|e| support::pg::code(&e))
+    })
+}
+
+/// Sessions chaosdeck holds open on `cluster` (tagged `chaosdeck:<run>:<fault>`).
+fn chaosdeck_sessions(cluster: &PgCluster) -> i64 {
+    support::pg::with_session(cluster, |client| async move {
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaosdeck:%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
     })
 }
 
@@ -211,25 +230,8 @@ fn teardown_dangling_restores_the_server_after_the_holder_is_killed() {
         "{stdout}"
     );
     assert!(journal.dangling().unwrap().is_empty());
-    // chaosdeck's own table for the fault is gone too.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, c) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(c);
-        let row = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaosdeck:%'",
-                &[],
-            )
-            .await
-            .unwrap();
-        assert_eq!(row.get::<_, i64>(0), 0);
-    });
+    // chaosdeck's own sessions for the fault are gone too.
+    assert_eq!(chaosdeck_sessions(&cluster), 0);
 }
 
 #[test]
@@ -367,26 +369,7 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
     let state = tempfile::tempdir().unwrap();
     let _holders = Holders(state.path());
     let conn = cluster.conn_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let insert = || {
-        rt.block_on(async {
-            let (client, c) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(c);
-            client
-                .batch_execute(
-                    "CREATE TABLE IF NOT EXISTS orders (id int); INSERT INTO orders VALUES (1)",
-                )
-                .await
-                .err()
-                .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()))
-        })
-    };
-    assert_eq!(insert(), None);
+    assert_eq!(write_error(&cluster), None);
     let out = chaosdeck(
         state.path(),
         &[
@@ -400,7 +383,7 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
     );
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert_eq!(
-        insert().as_deref(),
+        write_error(&cluster).as_deref(),
         Some("25006"),
         "new sessions should be read-only"
     );
@@ -416,7 +399,7 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
         chaosdeck::driver::process::procfs::read_stat(holder).is_none_or(|s| s.state == 'Z')
     });
     // Killing chaosdeck does not undo a persistent fault: the journal remembers it.
-    assert_eq!(insert().as_deref(), Some("25006"));
+    assert_eq!(write_error(&cluster).as_deref(), Some("25006"));
     assert_eq!(journal.dangling().unwrap().len(), 1);
 
     let out = chaosdeck(state.path(), &["teardown", "--dangling", "--conn", &conn]);
@@ -426,7 +409,7 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
         stdout.contains("pg-read-only postgres.setting: verified"),
         "{stdout}"
     );
-    assert_eq!(insert(), None);
+    assert_eq!(write_error(&cluster), None);
     assert!(journal.dangling().unwrap().is_empty());
 }
 
@@ -465,28 +448,6 @@ fn the_holders_log_is_readable_by_its_owner_only() {
     let out = chaosdeck(&state, &["--catalog", catalog, "teardown", "test-marker"]);
     support::cli::exited(&out, 0);
     assert!(!dir.path().join("marker").exists());
-}
-
-/// Whether a fresh session may write: `None`, or the SQLSTATE it got (25006 when the
-/// cluster is read-only).
-fn write_error(cluster: &PgCluster) -> Option<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, c) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(c);
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS orders (id int); INSERT INTO orders VALUES (1)",
-            )
-            .await
-            .err()
-            .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()))
-    })
 }
 
 /// Injects `id` into `cluster` through the engine, as a holder does, and journals its
@@ -591,28 +552,6 @@ fn a_fault_already_on_is_refused_and_stacked_runs_are_undone_newest_first() {
     assert_eq!(undone, vec![second, first], "the newest run first");
     assert_eq!(write_error(&cluster), None, "the cluster stayed read-only");
     assert!(journal.dangling().unwrap().is_empty());
-}
-
-/// Sessions chaosdeck holds open on `cluster` (tagged `chaosdeck:<run>:<fault>`).
-fn chaosdeck_sessions(cluster: &PgCluster) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, c) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(c);
-        client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaosdeck:%'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0)
-    })
 }
 
 #[test]

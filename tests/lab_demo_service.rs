@@ -28,20 +28,13 @@ fn cluster_with_app() -> Option<(PgCluster, String)> {
         database: "shop".into(),
         ..PgClusterOptions::default()
     })?;
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (admin, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        admin
-            .batch_execute(&format!(
-                "CREATE ROLE app LOGIN PASSWORD '{APP_PASSWORD}'; ALTER DATABASE shop OWNER TO app; \
-                 GRANT ALL ON SCHEMA public TO app"
-            ))
-            .await
-            .unwrap();
-    });
+    admin(
+        &cluster,
+        &format!(
+            "CREATE ROLE app LOGIN PASSWORD '{APP_PASSWORD}'; ALTER DATABASE shop OWNER TO app; \
+             GRANT ALL ON SCHEMA public TO app"
+        ),
+    );
     let conn = format!(
         "host={} port={} dbname=shop user=app password={APP_PASSWORD}",
         cluster.host(),
@@ -300,12 +293,7 @@ impl Drop for WebTier {
 
 /// Runs `sql` as the superuser on the cluster's `shop` database.
 fn admin(cluster: &PgCluster, sql: &str) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&cluster.conn_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+    support::pg::with_session(cluster, |client| async move {
         client.batch_execute(sql).await.unwrap();
     });
 }

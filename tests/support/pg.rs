@@ -45,6 +45,24 @@ pub async fn client(cluster: &PgCluster) -> Client {
     connect(cluster).await.unwrap()
 }
 
+/// Runs `f` to its end from a synchronous test, on a current-thread runtime of its own.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// What `query` gives with a new session on `cluster`, from a synchronous test (on a
+/// runtime of its own); connecting must succeed.
+pub fn with_session<T, Fut>(cluster: &PgCluster, query: impl FnOnce(Client) -> Fut) -> T
+where
+    Fut: std::future::Future<Output = T>,
+{
+    block_on(async { query(client(cluster).await).await })
+}
+
 /// Plans `yaml` against `cluster` without applying it.
 pub async fn plan(cluster: &PgCluster, yaml: &str) -> Result<Plan<PgUndo>, DriverError> {
     postgres::plan(&action(yaml), &target(cluster), &run()).await
