@@ -328,36 +328,6 @@ fn bad_input_exits_2_with_the_same_messages_as_run() {
     assert!(stderr.contains("invalid connection string"), "{stderr}");
 }
 
-/// kubectl on PATH; without it the test fails, unless `CHAOSDECK_ALLOW_MISSING` names
-/// `kubectl` (then it says SKIPPED and passes).
-fn real_kubectl() -> Option<std::path::PathBuf> {
-    if let Some(path) = chaosdeck::driver::command::find_program("kubectl") {
-        return Some(path);
-    }
-    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
-    if allowed.split(',').any(|c| c.trim() == "kubectl") {
-        eprintln!("SKIPPED: kubectl is not on PATH");
-        return None;
-    }
-    panic!(
-        "kubectl is needed for this test (no cluster is): apt-get install -y \
-         kubernetes-client, or put the kubectl binary on PATH"
-    );
-}
-
-/// A kubeconfig whose only cluster is a loopback port nothing listens on.
-fn kubeconfig_to_nowhere(dir: &std::path::Path) -> (std::path::PathBuf, u16) {
-    let port = support::free_port();
-    let file = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:{port}\n\
-         contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\n\
-         current-context: nowhere\nusers:\n- name: nobody\n  user:\n    token: t0ken-never-shown\n"
-    );
-    std::fs::write(&file, text).unwrap();
-    (file, port)
-}
-
 /// The `kubectl` check of `doctor --json`.
 fn kubectl_check(stdout: &str) -> serde_json::Value {
     let json: serde_json::Value = serde_json::from_str(stdout).unwrap();
@@ -372,12 +342,12 @@ fn kubectl_check(stdout: &str) -> serde_json::Value {
 
 #[test]
 fn kubectl_that_reaches_no_cluster_is_a_warning_with_kubectls_reason() {
-    if real_kubectl().is_none() {
+    if support::real_kubectl().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let (kubeconfig, port) = kubeconfig_to_nowhere(dir.path());
+    let (kubeconfig, port) = support::kubeconfig_to_nowhere(dir.path());
     let doctor = |args: &[&str]| {
         support::cli::command(&state, args)
             .env("KUBECONFIG", &kubeconfig)

@@ -426,47 +426,15 @@ fn a_part_this_bundle_lacks_names_the_bundles_that_have_it() {
     );
 }
 
-/// The real kubectl; a test that needs it fails saying how to get it, unless
-/// `CHAOSDECK_ALLOW_MISSING` names `kubectl` (then it says SKIPPED and passes).
-fn real_kubectl() -> Option<std::path::PathBuf> {
-    if let Some(path) = chaosdeck::driver::command::find_program("kubectl") {
-        return Some(path);
-    }
-    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
-    if allowed.split(',').any(|c| c.trim() == "kubectl") {
-        eprintln!("SKIPPED: kubectl is not on PATH");
-        return None;
-    }
-    panic!(
-        "kubectl is needed for this test (no cluster is): install it, e.g. \
-         `apt-get install kubectl` from the Kubernetes apt repository \
-         (https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/), \
-         or put the kubectl binary on PATH"
-    );
-}
-
-/// A kubeconfig whose only cluster is a loopback port nothing listens on.
-fn kubeconfig_to_nowhere(dir: &std::path::Path) -> (std::path::PathBuf, u16) {
-    let port = free_port();
-    let file = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:{port}\n\
-         contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\n\
-         current-context: nowhere\nusers:\n- name: nobody\n  user:\n    token: t0ken-never-shown\n"
-    );
-    std::fs::write(&file, text).unwrap();
-    (file, port)
-}
-
 const KUBERNETES_FAULTS: [&str; 3] = ["k8s-crashloop", "k8s-pending", "compound-db-pod-crash"];
 
 #[tokio::test]
 async fn kubectl_that_reaches_no_cluster_makes_kubernetes_faults_unavailable() {
-    let Some(kubectl) = real_kubectl() else {
+    let Some(kubectl) = support::real_kubectl() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (kubeconfig, port) = kubeconfig_to_nowhere(dir.path());
+    let (kubeconfig, port) = support::kubeconfig_to_nowhere(dir.path());
     let started = Instant::now();
     let reach = kubernetes_with(kubectl.to_str().unwrap(), Some(&kubeconfig), TIMEOUT).await;
     assert!(started.elapsed() < TIMEOUT, "{:?}", started.elapsed());
@@ -520,7 +488,7 @@ async fn kubectl_that_reaches_no_cluster_makes_kubernetes_faults_unavailable() {
 
 #[tokio::test]
 async fn the_cluster_check_agrees_with_kubectl_on_this_machine() {
-    let Some(kubectl) = real_kubectl() else {
+    let Some(kubectl) = support::real_kubectl() else {
         return;
     };
     // This machine has kubectl and no cluster: the check says so, as `kubectl

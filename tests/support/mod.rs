@@ -2,7 +2,8 @@
 //! containers, cleaned up by guards.
 //!
 //! A missing component fails the test with a message saying how to install it, unless
-//! `CHAOSDECK_ALLOW_MISSING` names it (comma-separated: `postgres`, `docker`, `busybox`);
+//! `CHAOSDECK_ALLOW_MISSING` names it (comma-separated: `postgres`, `docker`, `busybox`,
+//! `kubectl`);
 //! then the helper prints `SKIPPED: <reason>` and returns `None`. CI never sets it.
 #![allow(dead_code)]
 
@@ -39,17 +40,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Whether `CHAOSDECK_ALLOW_MISSING` names `component`.
+fn allowed_missing(component: &str) -> bool {
+    std::env::var("CHAOSDECK_ALLOW_MISSING")
+        .unwrap_or_default()
+        .split(',')
+        .any(|c| c.trim() == component)
+}
+
 /// Turns a lab error into a skip (when allowed) or a failing test.
 fn missing_or_fail<T>(result: Result<T, LabError>) -> Option<T> {
     let err = match result {
         Ok(value) => return Some(value),
         Err(err) => err,
     };
-    let allowed = std::env::var("CHAOSDECK_ALLOW_MISSING").unwrap_or_default();
-    let allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
     let skip = match err.missing_component() {
-        Some(Component::Busybox) => allowed.contains(&"busybox") || allowed.contains(&"docker"),
-        Some(component) => allowed.contains(&component.name()),
+        Some(Component::Busybox) => allowed_missing("busybox") || allowed_missing("docker"),
+        Some(component) => allowed_missing(component.name()),
         None => false,
     };
     if skip {
@@ -57,6 +64,36 @@ fn missing_or_fail<T>(result: Result<T, LabError>) -> Option<T> {
         return None;
     }
     panic!("{err}");
+}
+
+/// The real kubectl on PATH (no cluster is needed); without it the test fails saying
+/// how to get it, unless `CHAOSDECK_ALLOW_MISSING` names `kubectl`.
+pub fn real_kubectl() -> Option<std::path::PathBuf> {
+    if let Some(path) = chaosdeck::driver::command::find_program("kubectl") {
+        return Some(path);
+    }
+    if allowed_missing("kubectl") {
+        eprintln!("SKIPPED: kubectl is not on PATH");
+        return None;
+    }
+    panic!(
+        "kubectl is needed for this test (no cluster is): apt-get install kubernetes-client \
+         (Debian's kubectl; scripts/test installs it), or put the kubectl binary on PATH"
+    );
+}
+
+/// A kubeconfig in `dir` whose only cluster is a loopback port nothing listens on, and
+/// that port.
+pub fn kubeconfig_to_nowhere(dir: &std::path::Path) -> (std::path::PathBuf, u16) {
+    let port = free_port();
+    let file = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:{port}\n\
+         contexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\n\
+         current-context: nowhere\nusers:\n- name: nobody\n  user:\n    token: t0ken-never-shown\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    (file, port)
 }
 
 /// A throwaway cluster with the default options.
