@@ -6,6 +6,7 @@
 mod support;
 
 use std::path::Path;
+use std::process::Output;
 
 use serde_json::{json, Value};
 use support::cli::{chaosdeck, exited, text};
@@ -15,6 +16,12 @@ use support::cli::{chaosdeck, exited, text};
 fn marker_catalog(dir: &Path) -> String {
     let folder = support::cli::marker_catalog(dir, "1m");
     folder.to_str().unwrap().to_string()
+}
+
+/// What `out` printed on stdout, which must be JSON and nothing else, after exit 0.
+fn json_stdout(out: &Output) -> Value {
+    let stdout = exited(out, 0);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
 }
 
 #[test]
@@ -62,11 +69,8 @@ fn teardown_json_lists_the_steps_a_holder_tore_down() {
         &state,
         &["--catalog", &catalog, "teardown", "--all", "--json"],
     );
-    let stdout = exited(&out, 0);
-    let parsed: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"));
     assert_eq!(
-        parsed,
+        json_stdout(&out),
         json!([{
             "run": run,
             "fault": "test-marker",
@@ -250,11 +254,8 @@ fn a_fault_whose_apply_and_undo_failed_is_named_and_can_be_forgotten() {
     exited(&cd(&["inject", "test-broken", "--yes"]), 3);
     let again = last_run(&state);
     let out = cd(&["teardown", "--forget", "test-broken", "--json"]);
-    let stdout = exited(&out, 0);
-    let parsed: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"));
     assert_eq!(
-        parsed,
+        json_stdout(&out),
         json!([{
             "run": again,
             "fault": "test-broken",

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chaosdeck::catalog::Severity;
-use chaosdeck::engine::record::{Outcome, Recovery, TeardownStep, TimelineKind};
+use chaosdeck::engine::record::{Outcome, Recovery, TeardownStep, TimelineKind, Verdict};
 use chaosdeck::engine::verdict::judge;
 use chaosdeck::engine::{
     next_deadline, step, Effect, Input, Phase, ProbeRole, Run, RunSetup, StopReason,
@@ -59,6 +59,21 @@ fn start() -> Input {
     }
 }
 
+/// The gate passed with `--yes`.
+fn approved() -> Input {
+    Input::GateApproved {
+        by: "--yes".into(),
+        target: "x".into(),
+    }
+}
+
+/// The fault is on, with no blast radius to report.
+fn injected() -> Input {
+    Input::Injected {
+        blast_radius: vec![],
+    }
+}
+
 fn sample(probe: usize, at: Instant, up: bool) -> Input {
     Input::Probe(ProbeSample {
         probe,
@@ -105,16 +120,19 @@ fn observing(setup: RunSetup) -> (Run, Instant) {
         },
         t0 + ms(30),
     );
-    let effects = step(
-        &mut run,
-        Input::Injected {
-            blast_radius: vec![],
-        },
-        t0 + ms(1000),
-    );
+    let effects = step(&mut run, injected(), t0 + ms(1000));
     assert!(!effects.contains(&Effect::Teardown));
     assert_eq!(run.phase, Phase::Observing);
     (run, t0)
+}
+
+/// Asserts that one of the verdict's reasons says `part`.
+fn assert_reason(verdict: &Verdict, part: &str) {
+    assert!(
+        verdict.reasons.iter().any(|r| r.contains(part)),
+        "no reason says {part:?}: {:?}",
+        verdict.reasons
+    );
 }
 
 fn has(effects: &[Effect], wanted: &Effect) -> bool {
@@ -294,14 +312,7 @@ async fn approval_is_recorded_and_leads_to_inject() {
     assert_eq!(run.approvals[0].offset_ms, 40);
     assert_eq!(run.approvals[0].severity, Severity::High);
     // A second approval changes nothing.
-    let again = step(
-        &mut run,
-        Input::GateApproved {
-            by: "--yes".into(),
-            target: "x".into(),
-        },
-        t0 + ms(41),
-    );
+    let again = step(&mut run, approved(), t0 + ms(41));
     assert!(again.is_empty());
 }
 
@@ -311,11 +322,7 @@ async fn time_to_impact_is_the_first_failing_check_that_started_once_injection_b
     let mut run = Run::new(setup(), t0);
     step(&mut run, start(), t0);
     step(&mut run, sample(APP, t0 + ms(10), true), t0 + ms(11));
-    let approval = Input::GateApproved {
-        by: "--yes".into(),
-        target: "x".into(),
-    };
-    step(&mut run, approval, t0 + ms(100));
+    step(&mut run, approved(), t0 + ms(100));
     // Started before injection began, answered during it: not impact.
     step(&mut run, sample(APP, t0 + ms(90), false), t0 + ms(120));
     assert!(run.impact_at.is_none());
@@ -325,13 +332,7 @@ async fn time_to_impact_is_the_first_failing_check_that_started_once_injection_b
     assert_eq!(run.impact_at, Some(t0 + ms(600)));
     assert!(effects.iter().any(|e| matches!(e,
         Effect::Timeline(t) if t.kind == TimelineKind::Impact && t.text.contains("500 ms"))));
-    step(
-        &mut run,
-        Input::Injected {
-            blast_radius: vec![],
-        },
-        t0 + ms(1000),
-    );
+    step(&mut run, injected(), t0 + ms(1000));
     // Later failures do not move it.
     step(&mut run, sample(APP, t0 + ms(1250), false), t0 + ms(1251));
     assert_eq!(run.impact_at, Some(t0 + ms(600)));
@@ -451,27 +452,14 @@ async fn a_stop_or_failing_guard_while_injecting_tears_down_once_injection_retur
         let mut run = Run::new(setup(), t0);
         step(&mut run, start(), t0);
         step(&mut run, sample(APP, t0, true), t0);
-        step(
-            &mut run,
-            Input::GateApproved {
-                by: "--yes".into(),
-                target: "x".into(),
-            },
-            t0,
-        );
+        step(&mut run, approved(), t0);
         let effects = step(&mut run, input, t0 + ms(60));
         assert!(
             !has(&effects, &Effect::Teardown),
             "nothing to tear down yet"
         );
         assert_eq!(run.phase, Phase::Injecting);
-        let effects = step(
-            &mut run,
-            Input::Injected {
-                blast_radius: vec![],
-            },
-            t0 + ms(300),
-        );
+        let effects = step(&mut run, injected(), t0 + ms(300));
         assert!(has(&effects, &Effect::Teardown));
         assert_eq!(run.phase, Phase::TearingDown);
     }
@@ -546,7 +534,7 @@ async fn no_recovery_by_the_deadline_fails_the_verdict() {
     let verdict = judge(&run);
     assert_eq!(verdict.outcome, Outcome::Fail);
     assert!(!verdict.recovered_in_time);
-    assert!(verdict.reasons.iter().any(|r| r.contains("not regained")));
+    assert_reason(&verdict, "not regained");
     assert_eq!(verdict.outcome.exit_code(), 1);
 }
 
@@ -571,10 +559,7 @@ async fn expected_impact_never_seen_fails_even_when_recovered() {
     let verdict = judge(&run);
     assert_eq!(verdict.impact_seen, Some(false));
     assert_eq!(verdict.outcome, Outcome::Fail);
-    assert!(verdict
-        .reasons
-        .iter()
-        .any(|r| r.contains("app-health never failed")));
+    assert_reason(&verdict, "app-health never failed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -603,14 +588,7 @@ async fn a_failed_injection_reports_its_rollback() {
         let mut run = Run::new(setup(), t0);
         step(&mut run, start(), t0);
         step(&mut run, sample(APP, t0, true), t0);
-        step(
-            &mut run,
-            Input::GateApproved {
-                by: "--yes".into(),
-                target: "x".into(),
-            },
-            t0,
-        );
+        step(&mut run, approved(), t0);
         let effects = step(
             &mut run,
             Input::InjectFailed {
@@ -651,14 +629,7 @@ async fn a_self_healing_fault_recovers_from_injection_while_still_observing() {
     let verdict = judge(&run);
     assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
     // From the start of injection (t0 + 30 ms) to the streak that began at 2100 ms.
-    assert!(
-        verdict
-            .reasons
-            .iter()
-            .any(|r| r.contains("recovered in 2070 ms")),
-        "{:?}",
-        verdict.reasons
-    );
+    assert_reason(&verdict, "recovered in 2070 ms");
 }
 
 #[tokio::test(start_paused = true)]
@@ -678,14 +649,7 @@ async fn a_stop_during_the_recovery_watch_ends_the_run_as_interrupted_not_unreco
     assert_eq!(verdict.outcome, Outcome::Fail);
     assert_eq!(verdict.word(), "INTERRUPTED");
     assert_eq!(verdict.ended_by, "interrupt during the recovery watch");
-    assert!(
-        verdict
-            .reasons
-            .iter()
-            .any(|r| r.contains("recovery not watched to the end")),
-        "{:?}",
-        verdict.reasons
-    );
+    assert_reason(&verdict, "recovery not watched to the end");
     assert!(!verdict.reasons.iter().any(|r| r.contains("not regained")));
     assert_eq!(record_of(&run).recovery(), Recovery::NotWatched);
 }
@@ -761,15 +725,8 @@ async fn without_a_steady_state_probe_there_is_no_recovery_wait_and_no_failure_f
         "{effects:?}"
     );
     assert_eq!(run.phase, Phase::Gate);
-    let approval = Input::GateApproved {
-        by: "--yes".into(),
-        target: "x".into(),
-    };
-    step(&mut run, approval, t0 + ms(10));
-    let injected = Input::Injected {
-        blast_radius: vec![],
-    };
-    step(&mut run, injected, t0 + ms(100));
+    step(&mut run, approved(), t0 + ms(10));
+    step(&mut run, injected(), t0 + ms(100));
     step(&mut run, Input::Tick, t0 + ms(10_100));
     assert_eq!(run.phase, Phase::TearingDown);
     let effects = step(
@@ -797,15 +754,8 @@ async fn without_a_steady_state_probe_there_is_no_recovery_wait_and_no_failure_f
     expecting.expect_impact = vec!["app-health".into()];
     let mut run = Run::new(expecting, t0);
     step(&mut run, start(), t0);
-    let approval = Input::GateApproved {
-        by: "--yes".into(),
-        target: "x".into(),
-    };
-    step(&mut run, approval, t0 + ms(10));
-    let injected = Input::Injected {
-        blast_radius: vec![],
-    };
-    step(&mut run, injected, t0 + ms(100));
+    step(&mut run, approved(), t0 + ms(10));
+    step(&mut run, injected(), t0 + ms(100));
     step(&mut run, Input::Stop(StopReason::Operator), t0 + ms(1000));
     step(
         &mut run,
@@ -815,14 +765,7 @@ async fn without_a_steady_state_probe_there_is_no_recovery_wait_and_no_failure_f
     let verdict = judge(&run);
     assert_eq!(verdict.impact_seen, None);
     assert_eq!(verdict.outcome, Outcome::Pass, "{:?}", verdict.reasons);
-    assert!(
-        verdict
-            .reasons
-            .iter()
-            .any(|r| r.contains("expected impact (app-health) not measured")),
-        "{:?}",
-        verdict.reasons
-    );
+    assert_reason(&verdict, "expected impact (app-health) not measured");
 }
 
 #[tokio::test(start_paused = true)]

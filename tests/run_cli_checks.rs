@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::cli::{catalog_folder, exited, game_day_plan, marker_fault, refused};
+use support::cli::{catalog_folder, exited, game_day_plan, marker_fault, refused, says};
 
 /// `test-marker` (a fault that creates `dir/marker`), one whose undo "forgets" to
 /// remove its file, so its verify finds it still there, and a critical one.
@@ -318,19 +318,14 @@ fn a_run_without_probes_tears_down_and_says_recovery_was_not_measured() {
         "waited {:?} for a recovery nothing could show",
         started.elapsed()
     );
-    let stdout = exited(&output, 0);
-    assert!(stdout.contains("Result: PASS"), "{stdout}");
-    assert!(
-        stdout.contains("teardown step    test-marker command: verified"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("time to recover  — not measured (no steady-state probe)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("verdict          recovery not measured (no steady-state probe)"),
-        "{stdout}"
+    says(
+        &exited(&output, 0),
+        &[
+            "Result: PASS",
+            "teardown step    test-marker command: verified",
+            "time to recover  — not measured (no steady-state probe)",
+            "verdict          recovery not measured (no steady-state probe)",
+        ],
     );
     assert!(!d.join("marker").exists());
 }
@@ -342,10 +337,15 @@ fn open_port() -> (std::net::TcpListener, String) {
     (listener, addr)
 }
 
-/// Waits until `path` exists (the marker fault is on), then sends SIGINT to `child`.
-fn interrupt_once_on(child: &std::process::Child, path: &Path) {
+/// Runs `chaosdeck ARGS…` (see [`command`]), sends it SIGINT once the marker fault is
+/// on (`dir/marker` exists), and waits for it.
+fn interrupted_once_the_marker_is_on(dir: &Path, args: &[&str]) -> Output {
+    let child = command(dir, args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !path.exists() {
+    while !dir.join("marker").exists() {
         assert!(
             std::time::Instant::now() < deadline,
             "the fault never went on"
@@ -357,6 +357,7 @@ fn interrupt_once_on(child: &std::process::Child, path: &Path) {
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -365,7 +366,7 @@ fn ctrl_c_during_a_run_is_an_interrupted_verdict_not_a_failed_recovery() {
     let d = dir.path();
     let (_listener, addr) = open_port();
     let probe = format!("port=tcp://{addr}");
-    let child = command(
+    let output = interrupted_once_the_marker_is_on(
         d,
         &[
             "run",
@@ -376,22 +377,16 @@ fn ctrl_c_during_a_run_is_an_interrupted_verdict_not_a_failed_recovery() {
             "--probe",
             &probe,
         ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    interrupt_once_on(&child, &d.join("marker"));
-    let output = child.wait_with_output().unwrap();
-    let stdout = exited(&output, 1);
-    assert!(stdout.contains("Result: INTERRUPTED"), "{stdout}");
-    assert!(stdout.contains("ended by         interrupt"), "{stdout}");
-    assert!(
-        stdout.contains("time to recover  — not watched (the run was interrupted)"),
-        "{stdout}"
     );
-    assert!(
-        stdout.contains("before the recovery watch; recovery not watched"),
-        "{stdout}"
+    let stdout = exited(&output, 1);
+    says(
+        &stdout,
+        &[
+            "Result: INTERRUPTED",
+            "ended by         interrupt",
+            "time to recover  — not watched (the run was interrupted)",
+            "before the recovery watch; recovery not watched",
+        ],
     );
     assert!(!stdout.contains("not regained"), "{stdout}");
     assert!(!d.join("marker").exists(), "torn down");
@@ -411,12 +406,7 @@ fn a_game_day_run_interrupted_before_its_recovery_watch_is_not_scored() {
         d,
         "name: cut\nconfig: targets.yaml\nexperiments:\n  - { fault: test-marker, duration: 60s }\n",
     );
-    let child = command(d, &["gameday", &plan, "--yes", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    interrupt_once_on(&child, &d.join("marker"));
-    let output = child.wait_with_output().unwrap();
+    let output = interrupted_once_the_marker_is_on(d, &["gameday", &plan, "--yes", "--json"]);
     let stdout = exited(&output, 1);
     let record: chaosdeck::engine::record::GamedayRecord = serde_json::from_str(&stdout).unwrap();
     assert_eq!(record.runs.len(), 1);

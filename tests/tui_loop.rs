@@ -79,6 +79,22 @@ struct Console {
     _state: tempfile::TempDir,
 }
 
+impl Console {
+    /// Frames drawn so far.
+    fn frames_drawn(&self) -> usize {
+        self.frames.load(Ordering::SeqCst)
+    }
+
+    /// Presses `q`; the loop must end within 5 s.
+    async fn quit(self) {
+        self.tx.send(key('q')).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.done)
+            .await
+            .expect("q quits")
+            .unwrap();
+    }
+}
+
 fn start() -> Console {
     start_with(|_| {})
 }
@@ -146,25 +162,13 @@ fn key(c: char) -> Msg {
 async fn an_idle_console_draws_once_and_then_nothing() {
     let console = start();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(console.frames.load(Ordering::SeqCst), 1, "the first frame");
+    assert_eq!(console.frames_drawn(), 1, "the first frame");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        console.frames.load(Ordering::SeqCst),
-        1,
-        "no redraw while nothing changes"
-    );
+    assert_eq!(console.frames_drawn(), 1, "no redraw while nothing changes");
     console.tx.send(key('j')).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(
-        console.frames.load(Ordering::SeqCst),
-        2,
-        "a key answers with one frame"
-    );
-    console.tx.send(key('q')).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), console.done)
-        .await
-        .expect("q quits")
-        .unwrap();
+    assert_eq!(console.frames_drawn(), 2, "a key answers with one frame");
+    console.quit().await;
 }
 
 #[tokio::test]
@@ -174,22 +178,18 @@ async fn a_watched_journal_that_does_not_change_draws_nothing() {
     };
     let console = start_doing(|_| {}, vec![watch]);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let first = console.frames.load(Ordering::SeqCst);
+    let first = console.frames_drawn();
     assert!(
         first <= 2,
         "the first frame, and the journal's first reading: {first}"
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        console.frames.load(Ordering::SeqCst),
+        console.frames_drawn(),
         first,
         "thirty looks at an unchanged journal, and no redraw"
     );
-    console.tx.send(key('q')).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), console.done)
-        .await
-        .expect("q quits")
-        .unwrap();
+    console.quit().await;
 }
 
 #[tokio::test]
@@ -205,17 +205,13 @@ async fn a_burst_of_engine_events_becomes_a_few_frames() {
     }
     let took = streaming.elapsed();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let frames = console.frames.load(Ordering::SeqCst);
+    let frames = console.frames_drawn();
     let most = 3 + (took.as_millis() / event_loop::FRAME.as_millis()) as usize;
     assert!(
         frames <= most,
         "{frames} frames for 300 changes in {took:?}; at most {most}"
     );
-    console.tx.send(key('q')).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(5), console.done)
-        .await
-        .expect("q quits")
-        .unwrap();
+    console.quit().await;
 }
 
 fn probe_check(up: bool, latency_ms: u64) -> Msg {
@@ -242,32 +238,39 @@ async fn readings_wait_for_the_clock_and_a_probe_going_down_draws_at_once() {
         app.run_active = true;
         app.screen = Screen::Live;
     });
-    let frames = || console.frames.load(Ordering::SeqCst);
     // t = 0.05 s: the first frame.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(frames(), 1, "the first frame");
+    assert_eq!(console.frames_drawn(), 1, "the first frame");
     // The probe's first check is news (whether it is up), drawn once a frame
     // interval (250 ms) has passed since the last frame.
     console.tx.send(probe_check(true, 3)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(frames(), 2, "the first check draws");
+    assert_eq!(console.frames_drawn(), 2, "the first check draws");
     // Readings at 40 a second from t = 0.3 s until t = 0.95 s: the probe stays up.
     for i in 0..26 {
         console.tx.send(probe_check(true, 3 + i % 5)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(
-        frames(),
+        console.frames_drawn(),
         2,
         "readings alone do not draw before the clock ticks"
     );
     // t = 1.0 s: the clock ticks and draws them.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(frames(), 3, "the clock's tick draws the waiting readings");
+    assert_eq!(
+        console.frames_drawn(),
+        3,
+        "the clock's tick draws the waiting readings"
+    );
     // t = 1.3 s: the probe goes down; that is drawn now, not at t = 2 s.
     tokio::time::sleep(Duration::from_millis(250)).await;
     console.tx.send(probe_check(false, 1000)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(frames(), 4, "a probe going down draws at once");
+    assert_eq!(
+        console.frames_drawn(),
+        4,
+        "a probe going down draws at once"
+    );
     console.done.abort();
 }

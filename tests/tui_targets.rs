@@ -15,7 +15,7 @@ use chaosdeck::catalog::{Catalog, TargetKind};
 use chaosdeck::config::Config;
 use chaosdeck::driver::postgres::{PgConnSpec, PgTarget};
 use chaosdeck::driver::targets::Targets;
-use chaosdeck::lab::PgClusterOptions;
+use chaosdeck::lab::{PgCluster, PgClusterOptions};
 use chaosdeck::tui::app::App;
 use chaosdeck::tui::console::{initial_app, Options};
 use chaosdeck::tui::engine_link::Setup;
@@ -331,6 +331,20 @@ fn console_on(config: Config, bundle: &str) -> App {
     initial_app(setup, options, "/nonexistent/state/journal.jsonl".into())
 }
 
+/// A throwaway cluster whose `postgres` user logs in with `password` and no other.
+fn cluster_asking_for(password: &str) -> Option<PgCluster> {
+    support::pg_cluster_with(PgClusterOptions {
+        password: password.into(),
+        ..PgClusterOptions::default()
+    })
+}
+
+/// A `targets.yaml` with one target, `shop`, whose PostgreSQL is at `conn`.
+fn shop_config(conn: &str) -> Config {
+    let yaml = format!("targets:\n  shop:\n    postgres:\n      conn: \"{conn}\"\n");
+    Config::parse(Path::new("targets.yaml"), &yaml).unwrap()
+}
+
 fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
     update(app, Msg::Key(key(code)))
 }
@@ -372,11 +386,7 @@ fn assert_hidden(app: &App, secret: &str) {
 #[tokio::test]
 async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
     const PASSWORD: &str = "cfg-Secret-42";
-    let opts = PgClusterOptions {
-        password: PASSWORD.into(),
-        ..PgClusterOptions::default()
-    };
-    let Some(cluster) = support::pg_cluster_with(opts) else {
+    let Some(cluster) = cluster_asking_for(PASSWORD) else {
         return;
     };
     let (host, port) = (cluster.host(), cluster.port());
@@ -402,8 +412,7 @@ async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
         format!("host=db.invalid port={port} dbname=testdb user=postgres password={PASSWORD}"),
         format!("postgres://postgres:{PASSWORD}@db.invalid:{port}/testdb"),
     ] {
-        let yaml = format!("targets:\n  shop:\n    postgres:\n      conn: \"{conn}\"\n");
-        let config = Config::parse(Path::new("targets.yaml"), &yaml).unwrap();
+        let config = shop_config(&conn);
         assert!(!format!("{config:?}").contains(PASSWORD));
         let mut app = console_on(config, "shop");
         assert_hidden(&app, PASSWORD);
@@ -443,11 +452,7 @@ async fn editing_a_config_target_keeps_its_password_and_never_shows_it() {
 #[tokio::test]
 async fn an_edited_string_without_a_password_still_takes_pgpassword() {
     const PASSWORD: &str = "env-Secret-7";
-    let opts = PgClusterOptions {
-        password: PASSWORD.into(),
-        ..PgClusterOptions::default()
-    };
-    let Some(cluster) = support::pg_cluster_with(opts) else {
+    let Some(cluster) = cluster_asking_for(PASSWORD) else {
         return;
     };
     let (host, port) = (cluster.host(), cluster.port());
@@ -455,9 +460,7 @@ async fn an_edited_string_without_a_password_still_takes_pgpassword() {
     // the variable changes nothing for them.
     std::env::set_var("PGPASSWORD", PASSWORD);
     let conn = format!("host=db.invalid port={port} dbname=testdb user=postgres");
-    let yaml = format!("targets:\n  shop:\n    postgres:\n      conn: \"{conn}\"\n");
-    let config = Config::parse(Path::new("targets.yaml"), &yaml).unwrap();
-    let mut app = console_on(config, "shop");
+    let mut app = console_on(shop_config(&conn), "shop");
     press(&mut app, KeyCode::Char('2'));
     press(&mut app, KeyCode::Char('e'));
     assert!(app.targets.is_editing());

@@ -33,13 +33,19 @@ pub fn exited(output: &Output, code: i32) -> String {
     stdout
 }
 
+/// Asserts that `printed` says each of `wanted` (all of `printed` in the message when
+/// it does not).
+pub fn says(printed: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(printed.contains(w), "expected {w:?} in:\n{printed}");
+    }
+}
+
 /// Asserts exit 2 (bad input) and that stderr says each of `wanted`.
 pub fn refused(output: &Output, wanted: &[&str]) {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    for w in wanted {
-        assert!(stderr.contains(w), "expected {w:?} in:\n{stderr}");
-    }
+    says(&stderr, wanted);
 }
 
 /// A game-day plan, `dir/plan.yaml`, holding `yaml`; its path as `gameday` takes it.
