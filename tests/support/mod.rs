@@ -151,7 +151,9 @@ pub struct ContainerGuard {
 
 impl ContainerGuard {
     /// Creates and starts a container of `image` running `cmd` (the image's idle loop when
-    /// `None`) with `host_config`.
+    /// `None`) with `host_config`. With the idle loop, returns once its shell has set
+    /// its SIGTERM trap: a signal sent before would be ignored (the shell is the
+    /// container's pid 1, and pid 1 ignores signals it has no handler for).
     pub async fn start(
         docker: &Docker,
         image: &str,
@@ -169,6 +171,7 @@ impl ContainerGuard {
             name: name.clone(),
             platform: None,
         };
+        let idle_loop = config.cmd.is_none();
         let created = docker
             .create_container(Some(options), config)
             .await
@@ -181,7 +184,40 @@ impl ContainerGuard {
             .start_container::<String>(&guard.id, None)
             .await
             .unwrap_or_else(|e| panic!("starting container {}: {e}", guard.name));
+        if idle_loop {
+            guard.wait_for_term_trap(docker).await;
+        }
         guard
+    }
+
+    /// Waits until the container's pid 1 catches SIGTERM (`SigCgt` in its
+    /// `/proc/PID/status`, seen from this host).
+    async fn wait_for_term_trap(&self, docker: &Docker) {
+        const SIGTERM_BIT: u64 = 1 << (15 - 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let info = docker
+                .inspect_container(&self.id, None)
+                .await
+                .unwrap_or_else(|e| panic!("inspecting container {}: {e}", self.name));
+            let pid = info.state.and_then(|s| s.pid).unwrap_or(0);
+            let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|status| {
+                    let line = status.lines().find(|l| l.starts_with("SigCgt:"))?;
+                    u64::from_str_radix(line.trim_start_matches("SigCgt:").trim(), 16).ok()
+                })
+                .is_some_and(|mask| mask & SIGTERM_BIT != 0);
+            if pid > 0 && caught {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "container {}: its shell set no SIGTERM trap within 10 s",
+                self.name
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 
