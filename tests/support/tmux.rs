@@ -45,11 +45,19 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Sends tmux key names (`Enter`, `Escape`, `C-c`, `j`).
+    /// Sends tmux key names (`Enter`, `Escape`, `C-c`, `j`). After an `Escape` it
+    /// pauses: a terminal program that reads ESC and the next byte together takes
+    /// them for one Alt-modified key (ESC then `/` becomes Alt-/), so the next key
+    /// would be lost on a busy machine.
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "0"];
-        args.extend_from_slice(keys);
-        self.run(&args);
+        for group in keys.split_inclusive(|key| *key == "Escape") {
+            let mut args = vec!["send-keys", "-t", "0"];
+            args.extend_from_slice(group);
+            self.run(&args);
+            if group.last() == Some(&"Escape") {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+        }
     }
 
     /// Types `text` literally.
