@@ -64,7 +64,8 @@ pub async fn plan(
                     missing(
                         action,
                         "PostgreSQL",
-                        "--conn \"host=… port=… dbname=… user=… password=…\"",
+                        // A URL, so masking the message leaves the hint whole.
+                        "--conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
                     )
                 })?;
                 postgres::plan(action, pg, &ctx.pg_run())

@@ -37,6 +37,9 @@ pub enum RunStatus {
     Residual(String),
     /// A step is still injected: no undo was attempted (dangling).
     On,
+    /// Closed by `chaosdeck teardown --forget`: the operator said its target is
+    /// gone; nothing was undone.
+    Forgotten,
 }
 
 impl RunStatus {
@@ -47,6 +50,7 @@ impl RunStatus {
             RunStatus::TornDown => "torn down",
             RunStatus::Residual(_) => "residual",
             RunStatus::On => "on",
+            RunStatus::Forgotten => "forgotten",
         }
     }
 }
@@ -89,6 +93,7 @@ fn fold_run(run: &str, records: &[&Record], dangling: &[Dangling]) -> HistoryRow
     };
     let mut steps: Vec<usize> = Vec::new();
     let mut named = false;
+    let mut forgotten = false;
     for record in records {
         match &record.event {
             Event::Approved { target, how, .. } => {
@@ -115,16 +120,19 @@ fn fold_run(run: &str, records: &[&Record], dangling: &[Dangling]) -> HistoryRow
                     steps.push(record.step);
                 }
             }
+            Event::Forgotten { .. } => forgotten = true,
             Event::Applied { .. }
             | Event::ApplyFailed { .. }
             | Event::Holder { .. }
             | Event::Undone { .. }
-            | Event::UndoFailed { .. }
-            | Event::Forgotten { .. } => {}
+            | Event::UndoFailed { .. } => {}
         }
     }
     row.steps = steps.len();
-    row.status = status(run, row.steps, dangling);
+    row.status = match status(run, row.steps, dangling) {
+        RunStatus::TornDown if forgotten => RunStatus::Forgotten,
+        other => other,
+    };
     row
 }
 

@@ -174,6 +174,34 @@ fn a_later_verified_teardown_of_a_dangling_run_tears_it_down() {
 }
 
 #[test]
+fn a_forgotten_run_says_so_not_torn_down() {
+    let records = vec![
+        rec("00:01.000", "r1", "k8s-no-endpoints", 0, intent()),
+        rec(
+            "00:02.000",
+            "r1",
+            "k8s-no-endpoints",
+            0,
+            Event::UndoFailed {
+                error: "kubectl: no cluster".into(),
+            },
+        ),
+        rec(
+            "09:00.000",
+            "r1",
+            "k8s-no-endpoints",
+            0,
+            Event::Forgotten {
+                reason: "the operator says its target is gone".into(),
+            },
+        ),
+    ];
+    let rows = history_rows(&records);
+    assert_eq!(rows[0].status, RunStatus::Forgotten);
+    assert_eq!(rows[0].status.word(), "forgotten");
+}
+
+#[test]
 fn passwords_in_targets_and_residuals_are_masked() {
     let records = vec![
         rec(

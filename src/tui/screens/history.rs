@@ -300,6 +300,7 @@ fn status_style(status: &RunStatus, theme: &Theme) -> Style {
         RunStatus::TornDown => theme.style(Meaning::Verified),
         RunStatus::Residual(_) => theme.style(Meaning::Residual),
         RunStatus::On => theme.style(Meaning::Banner),
+        RunStatus::Forgotten => theme.style(Meaning::Muted),
     }
 }
 
@@ -326,6 +327,9 @@ fn draw_detail(row: &HistoryRow, theme: &Theme, area: Rect, buf: &mut Buffer) {
         RunStatus::TornDown => "every step undone and verified".to_string(),
         RunStatus::Residual(why) => format!("still wrong: {why}"),
         RunStatus::On => "still injected: press D to tear it down".to_string(),
+        RunStatus::Forgotten => {
+            "closed with teardown --forget: its target was gone, nothing was undone".to_string()
+        }
     };
     let lines = [
         Line::from(vec![
