@@ -84,33 +84,45 @@ impl Targets {
         }
     }
 
-    /// Targets rebuilt from a journal record; what `given` names (with its
-    /// password) wins over the record.
+    /// Targets rebuilt from a journal record. A part `given` names wins over the
+    /// record only when it is the same target (the same server, container, process
+    /// or proxy address): it brings the password the journal never keeps. A given
+    /// part that names another target is not used, so an undo always goes where the
+    /// fault went (the console's current bundle may be another server than the one
+    /// an earlier `inject` touched).
     pub fn from_record(record: &TargetsRecord, given: &Targets) -> Result<Targets, DriverError> {
-        let postgres = match (&given.postgres, &record.postgres) {
-            (Some(pg), _) => Some(pg.clone()),
-            (None, Some(conn)) => Some(PgTarget {
-                conn: PgConnSpec::parse(conn)?.with_env_password(),
-                data_dir: record.pg_data_dir.clone(),
-                bin_dir: record.pg_bin_dir.clone(),
-            }),
-            (None, None) => None,
+        let postgres = match &record.postgres {
+            Some(conn) => {
+                let recorded = PgConnSpec::parse(conn)?;
+                match &given.postgres {
+                    Some(pg) if pg.conn.same_server(&recorded) => Some(pg.clone()),
+                    _ => Some(PgTarget {
+                        conn: recorded.with_env_password(),
+                        data_dir: record.pg_data_dir.clone(),
+                        bin_dir: record.pg_bin_dir.clone(),
+                    }),
+                }
+            }
+            None => given.postgres.clone(),
         };
-        let process = match (&given.process, &record.process) {
-            (Some(p), _) => Some(p.clone()),
-            (None, Some(text)) => Some(ProcessTarget {
-                selector: parse_selector(text)?,
-            }),
-            (None, None) => None,
+        let process = match &record.process {
+            Some(text) => {
+                let selector = parse_selector(text)?;
+                match &given.process {
+                    Some(p) if p.selector == selector => Some(p.clone()),
+                    _ => Some(ProcessTarget { selector }),
+                }
+            }
+            None => given.process.clone(),
         };
         Ok(Targets {
             postgres,
-            container: given
-                .container
-                .clone()
-                .or_else(|| record.container.clone().map(DockerTarget::new)),
+            container: match &record.container {
+                Some(name) => Some(DockerTarget::new(name)),
+                None => given.container.clone(),
+            },
             process,
-            proxy: given.proxy.clone().or_else(|| record.proxy.clone()),
+            proxy: record.proxy.clone().or_else(|| given.proxy.clone()),
             exe: given.exe.clone(),
         })
     }
@@ -149,5 +161,71 @@ fn parse_selector(text: &str) -> Result<ProcessSelector, DriverError> {
         Some(("port", n)) => n.parse().map(ProcessSelector::Port).map_err(|_| bad()),
         Some(("name", n)) => Ok(ProcessSelector::Name(n.to_string())),
         _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(conn: &str) -> Option<PgTarget> {
+        Some(PgTarget {
+            conn: PgConnSpec::parse(conn).unwrap(),
+            data_dir: None,
+            bin_dir: None,
+        })
+    }
+
+    fn record(pg: &str, container: &str) -> TargetsRecord {
+        TargetsRecord {
+            postgres: Some(pg.into()),
+            container: Some(container.into()),
+            ..TargetsRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_given_target_brings_its_password_only_to_the_same_server() {
+        let recorded = record("host=db-a port=5433 dbname=app user=postgres", "web-a");
+        let same = Targets {
+            postgres: pg("host=db-a port=5433 dbname=app user=postgres password=pw"),
+            ..Targets::default()
+        };
+        let rebuilt = Targets::from_record(&recorded, &same).unwrap();
+        let conn = rebuilt.postgres.unwrap().conn;
+        assert!(conn.masked().contains("password=***"), "{}", conn.masked());
+
+        // Another server, another container: the undo still goes where the fault went.
+        let other = Targets {
+            postgres: pg("host=db-b port=5433 dbname=app user=postgres password=pw"),
+            container: Some(DockerTarget::new("web-b")),
+            ..Targets::default()
+        };
+        let rebuilt = Targets::from_record(&recorded, &other).unwrap();
+        let conn = rebuilt.postgres.unwrap().conn;
+        assert!(conn.masked().contains("host=db-a"), "{}", conn.masked());
+        assert_eq!(rebuilt.container.unwrap().container, "web-a");
+    }
+
+    #[test]
+    fn a_part_the_record_lacks_comes_from_what_is_given() {
+        let recorded = TargetsRecord::default();
+        let given = Targets {
+            postgres: pg("host=db port=5432 user=postgres password=pw"),
+            container: Some(DockerTarget::new("web")),
+            ..Targets::default()
+        };
+        let rebuilt = Targets::from_record(&recorded, &given).unwrap();
+        assert!(rebuilt.postgres.is_some());
+        assert_eq!(rebuilt.container.unwrap().container, "web");
+    }
+
+    #[test]
+    fn a_missing_port_is_5432() {
+        let a = PgConnSpec::parse("host=db user=x").unwrap();
+        let b = PgConnSpec::parse("host=db port=5432 user=y").unwrap();
+        let c = PgConnSpec::parse("host=db port=5433 user=x").unwrap();
+        assert!(a.same_server(&b));
+        assert!(!a.same_server(&c));
     }
 }

@@ -88,6 +88,16 @@ impl PgConnSpec {
         self
     }
 
+    /// Whether `other` names the same server: the same hosts and ports (a missing
+    /// port is libpq's 5432).
+    pub fn same_server(&self, other: &PgConnSpec) -> bool {
+        let ports = |spec: &PgConnSpec| match spec.config.get_ports() {
+            [] => vec![5432],
+            ports => ports.to_vec(),
+        };
+        self.config.get_hosts() == other.config.get_hosts() && ports(self) == ports(other)
+    }
+
     /// The role chaosdeck connects as.
     pub fn user(&self) -> &str {
         self.config.get_user().unwrap_or("postgres")
