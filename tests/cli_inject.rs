@@ -362,7 +362,7 @@ fn unreachable_targets_and_wrong_passwords_are_one_clear_line() {
 }
 
 #[test]
-fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
+fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling_with_the_configs_password() {
     let Some(cluster) = small_cluster() else {
         return;
     };
@@ -402,7 +402,25 @@ fn a_persistent_fault_survives_a_killed_holder_until_teardown_dangling() {
     assert_eq!(write_error(&cluster).as_deref(), Some("25006"));
     assert_eq!(journal.dangling().unwrap().len(), 1);
 
-    let out = chaosdeck(state.path(), &["teardown", "--dangling", "--conn", &conn]);
+    // The password comes from the config's target on the same server; another
+    // server's target (first by name) is passed over.
+    let config = state.path().join("targets.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "targets:\n  aaa-elsewhere:\n    postgres: {{ conn: \"host=127.0.0.1 port=1 user=postgres password=nope\" }}\n  shop:\n    postgres: {{ conn: \"{conn}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let out = chaosdeck(
+        state.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "teardown",
+            "--dangling",
+        ],
+    );
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(

@@ -309,7 +309,7 @@ fn journal(dir: &Path) -> Vec<Check> {
             "dangling",
             describe_dangling(d),
             "chaosdeck teardown --dangling \
-             (with the same --conn, or PGPASSWORD, for PostgreSQL faults)",
+             (with the same --conn or --config, or PGPASSWORD, for PostgreSQL faults)",
         )
     }));
     checks

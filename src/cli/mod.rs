@@ -87,7 +87,12 @@ pub fn run(cli: Cli) -> Status {
             cli.config.as_ref(),
             &args,
         ),
-        Command::Teardown(args) => teardown::run(&cli.catalog_dirs, cli.state_dir.as_ref(), &args),
+        Command::Teardown(args) => teardown::run(
+            &cli.catalog_dirs,
+            cli.config.as_ref(),
+            cli.state_dir.as_ref(),
+            &args,
+        ),
         Command::Run(args) => run::run(
             &run::Context {
                 catalog_dirs: &cli.catalog_dirs,

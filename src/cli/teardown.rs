@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::args::TeardownArgs;
 use super::{setup, Status};
 use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::driver::targets::Targets;
 use crate::engine::journal::{Dangling, Event, Journal};
 use crate::engine::recover::{self, tear_down_dangling_runs};
@@ -43,7 +44,12 @@ struct ForgottenJson {
     result: &'static str,
 }
 
-pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Status {
+pub fn run(
+    catalog_dirs: &[PathBuf],
+    config: Option<&PathBuf>,
+    state_dir: Option<&PathBuf>,
+    args: &TeardownArgs,
+) -> Status {
     if let Some(what) = &args.forget {
         return forget(state_dir, what, args.json);
     }
@@ -52,7 +58,7 @@ pub fn run(catalog_dirs: &[PathBuf], state_dir: Option<&PathBuf>, args: &Teardow
         eprintln!("teardown needs a fault id, --all, --dangling or --forget RUN_OR_ID");
         return Status::InputError;
     }
-    let ((journal, given), runtime) = match setup::with_runtime(open(state_dir, args)) {
+    let ((journal, given), runtime) = match setup::with_runtime(open(state_dir, config, args)) {
         Ok(ready) => ready,
         Err(status) => return status,
     };
@@ -209,10 +215,26 @@ fn known_fault(catalog_dirs: &[PathBuf], journal: &Journal, id: &str) -> Result<
     ))
 }
 
-/// The journal, then the targets the flags name (what a fault whose holder is gone
-/// is undone against).
-fn open(state_dir: Option<&PathBuf>, args: &TeardownArgs) -> Result<(Journal, Targets), String> {
+/// The journal, then the targets the flags name and those of the config, flags
+/// first: a fault whose holder is gone is undone against its recorded target, with
+/// the password of whichever of these names the same server.
+fn open(
+    state_dir: Option<&PathBuf>,
+    config: Option<&PathBuf>,
+    args: &TeardownArgs,
+) -> Result<(Journal, Vec<Targets>), String> {
     let journal = Journal::open(&setup::state_dir(state_dir)).map_err(|e| e.to_string())?;
-    let given = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let flags = super::targets::from_args(&args.targets).map_err(|e| e.to_string())?;
+    let exe = flags.exe.clone();
+    let mut given = vec![flags];
+    if let Some(path) = config {
+        let config = Config::load(path).map_err(|e| e.to_string())?;
+        for name in config.targets.keys() {
+            let named = config
+                .targets_named(name, exe.clone())
+                .map_err(|e| e.to_string())?;
+            given.push(named);
+        }
+    }
     Ok((journal, given))
 }

@@ -84,46 +84,48 @@ impl Targets {
         }
     }
 
-    /// Targets rebuilt from a journal record. A part `given` names wins over the
-    /// record only when it is the same target (the same server, container, process
-    /// or proxy address): it brings the password the journal never keeps. A given
-    /// part that names another target is not used, so an undo always goes where the
-    /// fault went (the console's current bundle may be another server than the one
-    /// an earlier `inject` touched).
-    pub fn from_record(record: &TargetsRecord, given: &Targets) -> Result<Targets, DriverError> {
+    /// Targets rebuilt from a journal record. A part one of the `given` targets
+    /// names (the flags, a config's targets, the console's bundles) is used only
+    /// when it is the same target as the record's (the same server, process):
+    /// it brings the password the journal never keeps. Parts that name other
+    /// targets are not used, so an undo always goes where the fault went.
+    pub fn from_record(record: &TargetsRecord, given: &[Targets]) -> Result<Targets, DriverError> {
         let postgres = match &record.postgres {
             Some(conn) => {
                 let recorded = PgConnSpec::parse(conn)?;
-                match &given.postgres {
-                    Some(pg) if pg.conn.same_server(&recorded) => Some(pg.clone()),
-                    _ => Some(PgTarget {
+                let known = given
+                    .iter()
+                    .filter_map(|t| t.postgres.as_ref())
+                    .find(|pg| pg.conn.same_server(&recorded));
+                match known {
+                    Some(pg) => Some(pg.clone()),
+                    None => Some(PgTarget {
                         conn: recorded.with_env_password(),
                         data_dir: record.pg_data_dir.clone(),
                         bin_dir: record.pg_bin_dir.clone(),
                     }),
                 }
             }
-            None => given.postgres.clone(),
+            None => given.iter().find_map(|t| t.postgres.clone()),
         };
         let process = match &record.process {
-            Some(text) => {
-                let selector = parse_selector(text)?;
-                match &given.process {
-                    Some(p) if p.selector == selector => Some(p.clone()),
-                    _ => Some(ProcessTarget { selector }),
-                }
-            }
-            None => given.process.clone(),
+            Some(text) => Some(ProcessTarget {
+                selector: parse_selector(text)?,
+            }),
+            None => given.iter().find_map(|t| t.process.clone()),
         };
         Ok(Targets {
             postgres,
             container: match &record.container {
                 Some(name) => Some(DockerTarget::new(name)),
-                None => given.container.clone(),
+                None => given.iter().find_map(|t| t.container.clone()),
             },
             process,
-            proxy: record.proxy.clone().or_else(|| given.proxy.clone()),
-            exe: given.exe.clone(),
+            proxy: record
+                .proxy
+                .clone()
+                .or_else(|| given.iter().find_map(|t| t.proxy.clone())),
+            exe: given.first().map(|t| t.exe.clone()).unwrap_or_default(),
         })
     }
 
@@ -191,7 +193,7 @@ mod tests {
             postgres: pg("host=db-a port=5433 dbname=app user=postgres password=pw"),
             ..Targets::default()
         };
-        let rebuilt = Targets::from_record(&recorded, &same).unwrap();
+        let rebuilt = Targets::from_record(&recorded, &[same]).unwrap();
         let conn = rebuilt.postgres.unwrap().conn;
         assert!(conn.masked().contains("password=***"), "{}", conn.masked());
 
@@ -201,7 +203,7 @@ mod tests {
             container: Some(DockerTarget::new("web-b")),
             ..Targets::default()
         };
-        let rebuilt = Targets::from_record(&recorded, &other).unwrap();
+        let rebuilt = Targets::from_record(&recorded, &[other]).unwrap();
         let conn = rebuilt.postgres.unwrap().conn;
         assert!(conn.masked().contains("host=db-a"), "{}", conn.masked());
         assert_eq!(rebuilt.container.unwrap().container, "web-a");
@@ -215,7 +217,7 @@ mod tests {
             container: Some(DockerTarget::new("web")),
             ..Targets::default()
         };
-        let rebuilt = Targets::from_record(&recorded, &given).unwrap();
+        let rebuilt = Targets::from_record(&recorded, &[given]).unwrap();
         assert!(rebuilt.postgres.is_some());
         assert_eq!(rebuilt.container.unwrap().container, "web");
     }

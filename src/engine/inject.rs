@@ -257,7 +257,7 @@ pub async fn teardown(journal: &Journal, active: Active, targets: &Targets) -> V
 pub async fn teardown_dangling(
     journal: &Journal,
     dangling: &[Dangling],
-    given: &Targets,
+    given: &[Targets],
 ) -> Vec<StepOutcome> {
     let mut outcomes = Vec::new();
     for item in dangling.iter().rev() {

@@ -28,7 +28,7 @@ pub async fn undo_run(
         .into_iter()
         .filter(|d| d.intent.run == run_id)
         .collect();
-    Ok(teardown_dangling(journal, &dangling, targets).await)
+    Ok(teardown_dangling(journal, &dangling, std::slice::from_ref(targets)).await)
 }
 
 /// How long a holder gets to tear its fault down after SIGTERM.
@@ -54,7 +54,7 @@ pub struct RunTeardown {
 pub async fn tear_down_dangling_runs(
     journal: &Journal,
     wanted: Option<&str>,
-    given: &Targets,
+    given: &[Targets],
 ) -> Result<Vec<RunTeardown>, String> {
     let records = journal.records().map_err(|e| e.to_string())?;
     let mut done = Vec::new();

@@ -295,7 +295,16 @@ impl Link {
     fn tear_down_dangling(&self, setup: &Setup, bundle: &str) {
         let journal = self.journal.clone();
         let msgs = self.msgs.clone();
-        let given = setup.bundles.get(bundle).cloned().unwrap_or_default();
+        // Every bundle, the current one first: each brings the password of its
+        // server to a fault left on there.
+        let mut given: Vec<Targets> = setup.bundles.get(bundle).cloned().into_iter().collect();
+        given.extend(
+            setup
+                .bundles
+                .iter()
+                .filter(|(name, _)| name.as_str() != bundle)
+                .map(|(_, targets)| targets.clone()),
+        );
         tokio::spawn(async move {
             let msg = match crate::engine::recover::tear_down_dangling_runs(&journal, None, &given)
                 .await
