@@ -33,7 +33,7 @@ pub struct Cli {
 /// The console's own flags (`chaosdeck` with no subcommand).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConsoleArgs {
-    /// A named target from --config for runs (default: the file's first).
+    /// A named target from --config for runs (default: the file's first by name).
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
     #[command(flatten)]
@@ -291,7 +291,8 @@ pub struct RunArgs {
     /// The fault id, for those who type it as a flag.
     #[arg(long, conflicts_with = "fault")]
     pub id: Option<String>,
-    /// A named target from --config; the quick target flags add to it.
+    /// A named target from --config (default: the file's first by name, when no
+    /// quick target flag is given); the quick target flags add to it.
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
     #[command(flatten)]

@@ -10,7 +10,7 @@ use super::args::ConsoleArgs;
 use super::Status;
 use crate::catalog::Catalog;
 use crate::config::{parse_probe_flag, ConnAsWritten};
-use crate::engine::journal::{default_state_dir, Journal};
+use crate::engine::journal::Journal;
 use crate::tui::console::{Options, FLAGS_BUNDLE};
 use crate::tui::engine_link::{Setup, StartedRuns};
 use crate::tui::theme::Theme;
@@ -21,7 +21,7 @@ pub fn run(
     state_dir: Option<&PathBuf>,
     config: Option<&PathBuf>,
 ) -> Status {
-    let state_dir = state_dir.cloned().unwrap_or_else(default_state_dir);
+    let state_dir = super::setup::state_dir(state_dir);
     let _log = super::logging::to_file(&state_dir);
     let runtime = match crate::engine::runner::engine_runtime() {
         Ok(r) => r,

@@ -10,7 +10,7 @@ use super::inject::prepare;
 use super::Status;
 use crate::driver::dispatch::RunContext;
 use crate::engine::inject;
-use crate::engine::journal::{default_state_dir, Event, Journal};
+use crate::engine::journal::{Event, Journal};
 
 pub fn run(
     catalog_dirs: &[PathBuf],
@@ -30,7 +30,7 @@ pub fn run(
             return Status::InputError;
         }
     };
-    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
+    let dir = super::setup::state_dir(state_dir);
     let journal = match Journal::open(&dir) {
         Ok(j) => j,
         Err(e) => {

@@ -12,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::config::ConnAsWritten;
 use crate::driver::dispatch::RunContext;
 use crate::engine::inject;
-use crate::engine::journal::{default_state_dir, Journal};
+use crate::engine::journal::Journal;
 use crate::engine::recover::runs_on;
 
 /// Everything an injection needs, checked before anything is touched.
@@ -106,8 +106,7 @@ pub fn run(
 /// injection would stack on the first, take the first one's change for the state to
 /// restore, and leave it in place at teardown.
 fn refuse_stacking(state_dir: Option<&PathBuf>, id: &str) -> Result<(), String> {
-    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
-    let records = Journal::open(&dir)
+    let records = Journal::open(&setup::state_dir(state_dir))
         .and_then(|journal| journal.records())
         .map_err(|e| e.to_string())?;
     let Some(on) = runs_on(&records, Some(id)).pop() else {

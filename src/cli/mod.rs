@@ -89,8 +89,8 @@ pub fn run(cli: Cli) -> Status {
         ),
         Command::Teardown(args) => teardown::run(
             &cli.catalog_dirs,
-            cli.config.as_ref(),
             cli.state_dir.as_ref(),
+            cli.config.as_ref(),
             &args,
         ),
         Command::Run(args) => run::run(

@@ -11,7 +11,7 @@ use super::Status;
 use crate::catalog::Catalog;
 use crate::config::{parse_probe_flag, Config, ObserveConfig, TargetConfig};
 use crate::engine::experiment::{self, Watch};
-use crate::engine::journal::{default_state_dir, new_run_id, Journal};
+use crate::engine::journal::{new_run_id, Journal};
 use crate::engine::record::{Outcome, Recovery, RecoveryAnchor, RunRecord};
 use crate::engine::run_store::RunStore;
 use crate::engine::runner::Experiment;
@@ -175,7 +175,7 @@ pub fn deliver<T>(
 
 /// The journal of the state folder and the runtime experiments run on.
 pub fn open_journal(ctx: &Context) -> Result<(Journal, tokio::runtime::Runtime), String> {
-    let dir = ctx.state_dir.cloned().unwrap_or_else(default_state_dir);
+    let dir = super::setup::state_dir(ctx.state_dir);
     let journal = Journal::open(&dir).map_err(|e| e.to_string())?;
     let runtime = crate::engine::runner::engine_runtime()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
@@ -330,38 +330,25 @@ pub(super) fn check_targets_given(
     let targets = &resolved.targets;
     for step in &resolved.steps {
         type Has = fn(&TargetConfig) -> bool;
-        let (what, key, flag, given, has): (&str, &str, &str, bool, Has) =
-            match step.action.target_kind() {
-                Some(TargetKind::Postgres) => (
-                    "PostgreSQL",
-                    "postgres",
-                    "--conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
-                    targets.postgres.is_some(),
-                    |t| t.postgres.is_some(),
-                ),
-                Some(TargetKind::Docker) => (
-                    "a container",
-                    "container",
-                    "--container NAME",
-                    targets.container.is_some(),
-                    |t| t.container.is_some(),
-                ),
-                Some(TargetKind::Process) => (
-                    "a process",
-                    "process",
-                    "--pid N, --process NAME or --listening-port PORT",
-                    targets.process.is_some(),
-                    |t| t.process.is_some(),
-                ),
-                Some(TargetKind::Proxy) => (
-                    "the fault proxy",
-                    "proxy",
-                    "--proxy LISTEN=UPSTREAM",
-                    targets.proxy.is_some(),
-                    |t| t.proxy.is_some(),
-                ),
-                _ => continue,
-            };
+        let Some(kind) = step.action.target_kind() else {
+            continue;
+        };
+        let Some((what, flag)) = crate::driver::targets::part_hint(kind) else {
+            continue;
+        };
+        let (key, given, has): (&str, bool, Has) = match kind {
+            TargetKind::Postgres => ("postgres", targets.postgres.is_some(), |t| {
+                t.postgres.is_some()
+            }),
+            TargetKind::Docker => ("container", targets.container.is_some(), |t| {
+                t.container.is_some()
+            }),
+            TargetKind::Process => ("process", targets.process.is_some(), |t| {
+                t.process.is_some()
+            }),
+            TargetKind::Proxy => ("proxy", targets.proxy.is_some(), |t| t.proxy.is_some()),
+            _ => continue,
+        };
         if given {
             continue;
         }
@@ -467,7 +454,7 @@ fn check_unique_names(
 
 /// The disk the host sampler watches: the one holding the state folder.
 pub fn host_disk(state_dir: Option<&PathBuf>) -> PathBuf {
-    let dir = state_dir.cloned().unwrap_or_else(default_state_dir);
+    let dir = super::setup::state_dir(state_dir);
     if dir.exists() {
         dir
     } else {

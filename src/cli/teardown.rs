@@ -46,8 +46,8 @@ struct ForgottenJson {
 
 pub fn run(
     catalog_dirs: &[PathBuf],
-    config: Option<&PathBuf>,
     state_dir: Option<&PathBuf>,
+    config: Option<&PathBuf>,
     args: &TeardownArgs,
 ) -> Status {
     if let Some(what) = &args.forget {

@@ -42,7 +42,12 @@ impl RunContext {
     }
 }
 
-fn missing(action: &Action, what: &str, flag: &str) -> DriverError {
+/// The action's kind of target is not given: say which and the flag that gives it.
+fn missing(action: &Action) -> DriverError {
+    let (what, flag) = action
+        .target_kind()
+        .and_then(crate::driver::targets::part_hint)
+        .unwrap_or(("a target", "--config targets.yaml"));
     DriverError::Input(format!("\"{}\" acts on {what}: pass {flag}", action.kind()))
 }
 
@@ -60,23 +65,13 @@ pub async fn plan(
         ))),
         _ => match action.target_kind() {
             Some(crate::catalog::TargetKind::Postgres) => {
-                let pg = targets.postgres.as_ref().ok_or_else(|| {
-                    missing(
-                        action,
-                        "PostgreSQL",
-                        // A URL, so masking the message leaves the hint whole.
-                        "--conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
-                    )
-                })?;
+                let pg = targets.postgres.as_ref().ok_or_else(|| missing(action))?;
                 postgres::plan(action, pg, &ctx.pg_run())
                     .await
                     .map(|p| p.map(Undo::Postgres))
             }
             Some(crate::catalog::TargetKind::Docker) => {
-                let target = targets
-                    .container
-                    .as_ref()
-                    .ok_or_else(|| missing(action, "a container", "--container NAME"))?;
+                let target = targets.container.as_ref().ok_or_else(|| missing(action))?;
                 let client = crate::lab::docker_connect()
                     .await
                     .map_err(|e| DriverError::unreachable("docker", e))?;
@@ -85,9 +80,7 @@ pub async fn plan(
                     .map(|p| p.map(Undo::Docker))
             }
             Some(crate::catalog::TargetKind::Process) => {
-                let target = targets.process.as_ref().ok_or_else(|| {
-                    missing(action, "a process", "--pid N, --process NAME or --port N")
-                })?;
+                let target = targets.process.as_ref().ok_or_else(|| missing(action))?;
                 process::plan(target, &ProcessFault::from_action(action)?)
                     .map(|p| p.map(Undo::Process))
             }
@@ -95,10 +88,7 @@ pub async fn plan(
                 host::plan(&HostFault::from_action(action)?).map(|p| p.map(Undo::Host))
             }
             Some(crate::catalog::TargetKind::Proxy) => {
-                let target = targets
-                    .proxy
-                    .as_ref()
-                    .ok_or_else(|| missing(action, "the fault proxy", "--proxy LISTEN=UPSTREAM"))?;
+                let target = targets.proxy.as_ref().ok_or_else(|| missing(action))?;
                 let faults = ProxyFaults::from_actions(std::slice::from_ref(action))?;
                 Ok(Plan {
                     undo: Undo::Proxy(target.clone()),
@@ -128,10 +118,7 @@ pub async fn apply(
 ) -> Result<(Hold, Option<Undo>), DriverError> {
     match undo {
         Undo::Postgres(u) => {
-            let pg = targets
-                .postgres
-                .as_ref()
-                .ok_or_else(|| missing(action, "PostgreSQL", "--conn"))?;
+            let pg = targets.postgres.as_ref().ok_or_else(|| missing(action))?;
             postgres::apply(action, pg, &ctx.pg_run(), u)
                 .await
                 .map(|h| (h, None))

@@ -148,6 +148,27 @@ impl Targets {
     }
 }
 
+/// How a target of `kind` is named in messages, and the flag that gives one
+/// (`None` for kinds that need none). The PostgreSQL hint is a URL, so masking a
+/// message leaves it whole.
+pub fn part_hint(kind: TargetKind) -> Option<(&'static str, &'static str)> {
+    match kind {
+        TargetKind::Postgres => Some((
+            "PostgreSQL",
+            "--conn \"postgres://USER:PASSWORD@HOST:PORT/DB\"",
+        )),
+        TargetKind::Docker => Some(("a container", "--container NAME")),
+        TargetKind::Process => Some((
+            "a process",
+            "--pid N, --process NAME or --listening-port PORT",
+        )),
+        TargetKind::Proxy => Some(("the fault proxy", "--proxy LISTEN=UPSTREAM")),
+        TargetKind::Host | TargetKind::Command | TargetKind::Kubernetes | TargetKind::Compound => {
+            None
+        }
+    }
+}
+
 fn selector_text(selector: &ProcessSelector) -> String {
     match selector {
         ProcessSelector::Pid(pid) => format!("pid:{pid}"),
